@@ -1,0 +1,138 @@
+// Package store defines the storage authority's contract: durable ACME state
+// and the conditional, intent-named transitions that guard its state machine.
+// Every transition succeeds only from the expected status; one that finds
+// the state already moved returns ErrConflict, which callers treat as a
+// benign race (another instance, or a redelivered task, got there first).
+//
+// Implementations: store/bolt (embedded default) and store/firestore. Both
+// must pass the conformance suite in store/storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/acmera/acmera/pkg/acme"
+	"github.com/acmera/acmera/pkg/core"
+	"github.com/acmera/acmera/pkg/problem"
+)
+
+// ErrNotFound means the named object does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrConflict means a precondition did not hold: the object is not in the
+// status the transition starts from, or a unique key is already taken.
+var ErrConflict = errors.New("store: conflict")
+
+// Store is the full storage contract. Callers that only read should accept
+// the narrower Reader.
+type Store interface {
+	Reader
+	Accounts
+	Orders
+	Certificates
+	Nonces
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Reader reads ACME objects by ID. Each returns ErrNotFound when absent.
+type Reader interface {
+	GetAccount(ctx context.Context, id string) (*core.Account, error)
+	// GetAccountByKey finds the account bound to a JWK thumbprint.
+	GetAccountByKey(ctx context.Context, thumbprint string) (*core.Account, error)
+	GetOrder(ctx context.Context, id string) (*core.Order, error)
+	GetAuthorization(ctx context.Context, id string) (*core.Authorization, error)
+	GetCertificate(ctx context.Context, id string) (*core.Certificate, error)
+	// GetCertificateBySerial finds a certificate by its serial (see
+	// core.Certificate.Serial for the encoding).
+	GetCertificateBySerial(ctx context.Context, serial string) (*core.Certificate, error)
+}
+
+// Accounts holds the account transitions (RFC 8555 §7.3).
+type Accounts interface {
+	// CreateAccount stores a new account and binds its key thumbprint to it,
+	// atomically. If the thumbprint is already bound it stores nothing and
+	// returns ErrConflict; of two racing calls with one key exactly one
+	// succeeds.
+	CreateAccount(ctx context.Context, a *core.Account) error
+	// UpdateAccountContact replaces the contacts of a valid account and
+	// returns the result; ErrConflict if the account is not valid.
+	UpdateAccountContact(ctx context.Context, id string, contact []string) (*core.Account, error)
+	// DeactivateAccount moves a valid account to deactivated and returns the
+	// result; ErrConflict if it is not valid. The key stays bound.
+	DeactivateAccount(ctx context.Context, id string) (*core.Account, error)
+	// ChangeAccountKey rebinds a valid account from oldThumbprint to a new
+	// key (RFC 8555 §7.3.5) atomically: ErrConflict if the new thumbprint is
+	// bound to any account, or the account's current thumbprint is not
+	// oldThumbprint, or the account is not valid.
+	ChangeAccountKey(ctx context.Context, id, oldThumbprint, newThumbprint string, newKey []byte) (*core.Account, error)
+}
+
+// Orders holds order and authorization transitions (RFC 8555 §7.4, §7.5).
+type Orders interface {
+	// CreateOrder stores a new order and its new (pending) authorizations
+	// atomically. o.AuthzIDs may also name existing valid authorizations
+	// that are being reused; those are not rewritten.
+	CreateOrder(ctx context.Context, o *core.Order, authzs []*core.Authorization) error
+	// ListOrders returns the IDs of an account's orders, newest first, at
+	// most limit of them.
+	ListOrders(ctx context.Context, accountID string, limit int) ([]string, error)
+	// FindValidAuthorizations returns, per identifier, a valid authorization
+	// of the account and profile that does not expire before notBefore, for
+	// reuse (RFC 8555 §7.4). Identifiers with none are absent from the map.
+	FindValidAuthorizations(ctx context.Context, accountID, profile string, idents []acme.Identifier, notBefore time.Time) (map[acme.Identifier]*core.Authorization, error)
+	// MarkChallengeProcessing moves a pending challenge of a pending
+	// authorization to processing and returns the authorization;
+	// ErrConflict (with the current authorization) if either is not pending.
+	MarkChallengeProcessing(ctx context.Context, authzID, challengeID string) (*core.Authorization, error)
+	// RecordValidation records a validation result in one transaction: the
+	// challenge (processing -> valid/invalid), its authorization (pending ->
+	// valid/invalid), and the authorization's order (pending -> ready when
+	// every authorization of the order is now valid; pending -> invalid, with
+	// the result's error, when this one failed). ErrConflict if the challenge
+	// is not processing (the result was already recorded).
+	RecordValidation(ctx context.Context, r core.ValidationResult) (*core.Authorization, error)
+	// DeactivateAuthorization moves a pending or valid authorization to
+	// deactivated (RFC 8555 §7.5.2), and its own order, if pending or ready,
+	// to invalid; ErrConflict otherwise.
+	DeactivateAuthorization(ctx context.Context, authzID string) (*core.Authorization, error)
+	// BeginFinalize moves a ready, unexpired order to processing and stores
+	// its CSR, exactly once: ErrConflict (with the current order) if the
+	// order is not ready, or if any of its authorizations is no longer valid
+	// or has expired at now.
+	BeginFinalize(ctx context.Context, orderID string, csr []byte, now time.Time) (*core.Order, error)
+	// CompleteFinalize moves a processing order to valid and stores its
+	// certificate (ID = order ID) atomically; ErrConflict if the order is not
+	// processing.
+	CompleteFinalize(ctx context.Context, orderID string, cert *core.Certificate) (*core.Order, error)
+	// FailFinalize moves a processing order to invalid with prob;
+	// ErrConflict if the order is not processing.
+	FailFinalize(ctx context.Context, orderID string, prob *problem.Problem) (*core.Order, error)
+}
+
+// Certificates holds certificate transitions (RFC 8555 §7.6).
+type Certificates interface {
+	// RevokeCertificate marks a valid certificate revoked with an RFC 5280
+	// reason code; ErrConflict if it is already revoked.
+	RevokeCertificate(ctx context.Context, id string, reason int, at time.Time) (*core.Certificate, error)
+}
+
+// Nonces holds the replay-nonce redemption set (RFC 8555 §6.5).
+type Nonces interface {
+	// RedeemNonce records nonce as used until expires; ErrConflict if it was
+	// already redeemed. Implementations may forget a nonce after expires.
+	RedeemNonce(ctx context.Context, nonce string, expires time.Time) error
+}
+
+// Recoverer is implemented by stores that can list work interrupted by a
+// crash (the embedded store, whose queue is in-process). Cloud deployments
+// rely on Cloud Tasks redelivery instead.
+type Recoverer interface {
+	// ProcessingChallenges returns the (authzID, challengeID) pairs of
+	// challenges in processing.
+	ProcessingChallenges(ctx context.Context) ([][2]string, error)
+	// ProcessingOrders returns the IDs of orders in processing.
+	ProcessingOrders(ctx context.Context) ([]string, error)
+}
