@@ -1,0 +1,64 @@
+// Package acme builds the ACME API function (FUNCTION_TARGET=ACME): the
+// web front end over the registration authority, from the parts the entry
+// point chose (Firestore, Cloud Tasks and CAS in the cloud; bbolt, the
+// in-process queue and the local CA in the embedded default).
+package acme
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/acmera/acmera/pkg/ca"
+	"github.com/acmera/acmera/pkg/logging"
+	"github.com/acmera/acmera/pkg/nonce"
+	"github.com/acmera/acmera/pkg/policy"
+	"github.com/acmera/acmera/pkg/queue"
+	"github.com/acmera/acmera/pkg/ra"
+	"github.com/acmera/acmera/pkg/store"
+	"github.com/acmera/acmera/pkg/wfe"
+)
+
+// Parts are the implementations an ACME function runs on.
+type Parts struct {
+	Store     store.Store
+	Queue     queue.Enqueuer
+	Issuer    ca.Issuer
+	Validator ra.Validator
+	Policy    *policy.Policy
+	// NonceKey seals replay nonces; every instance serving one directory
+	// must share it.
+	NonceKey []byte
+	// BaseURL is the external URL; empty derives it per request.
+	BaseURL string
+	Logger  *slog.Logger
+	Clock   func() time.Time
+}
+
+// NewRA builds the registration authority from parts.
+func NewRA(p Parts) (*ra.RA, error) {
+	r, err := ra.New(ra.Config{Store: p.Store, Queue: p.Queue, Validator: p.Validator, Issuer: p.Issuer,
+		Policy: p.Policy, Logger: p.Logger, Clock: p.Clock})
+	if err != nil {
+		return nil, fmt.Errorf("ra.New: %w", err)
+	}
+	return r, nil
+}
+
+// NewHandler returns the ACME API handler over r, with request logging.
+func NewHandler(r *ra.RA, p Parts) (http.Handler, error) {
+	if p.Logger == nil {
+		return nil, errors.New("acme: no logger")
+	}
+	n, err := nonce.New(nonce.Config{Key: p.NonceKey, Used: p.Store, Clock: p.Clock})
+	if err != nil {
+		return nil, fmt.Errorf("nonce.New: %w", err)
+	}
+	w, err := wfe.New(wfe.Config{RA: r, Nonces: n, BaseURL: p.BaseURL, Logger: p.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("wfe.New: %w", err)
+	}
+	return logging.Requests(p.Logger, w), nil
+}

@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	acmefn "github.com/acmera/acmera/functions/acme"
+	"github.com/acmera/acmera/pkg/ca/local"
+	"github.com/acmera/acmera/pkg/config"
+	"github.com/acmera/acmera/pkg/logging"
+	"github.com/acmera/acmera/pkg/nonce"
+	"github.com/acmera/acmera/pkg/queue"
+	"github.com/acmera/acmera/pkg/queue/inproc"
+	"github.com/acmera/acmera/pkg/ra"
+	"github.com/acmera/acmera/pkg/store"
+	"github.com/acmera/acmera/pkg/store/bolt"
+	"github.com/acmera/acmera/pkg/va"
+)
+
+// serverCertLifetime is the lifetime of the HTTPS listener's certificate;
+// it is renewed in memory once two thirds of it have passed.
+const serverCertLifetime = 7 * 24 * time.Hour
+
+// runEmbedded runs the whole RA in this process: bbolt in the data
+// directory, the in-process queue, the local CA, HTTPS on ACMERA_ADDR.
+func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := config.ReadEmbedded(env)
+	if err != nil {
+		return err
+	}
+	log := logging.New(stderr, logLevel(cfg.LogLevel), "")
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("ACMERA_DATA_DIR: %w", err)
+	}
+	st, err := bolt.Open(filepath.Join(cfg.DataDir, "acmera.db"))
+	if err != nil {
+		return fmt.Errorf("bolt.Open: %w", err)
+	}
+	defer st.Close()
+	issuer, err := local.Open(ctx, local.Config{Dir: cfg.DataDir})
+	if err != nil {
+		return fmt.Errorf("local.Open: %w", err)
+	}
+	v, err := va.New(va.Config{Resolvers: cfg.Resolvers, HTTP01Port: cfg.HTTP01Port, TLSALPN01Port: cfg.TLSALPN01Port})
+	if err != nil {
+		return fmt.Errorf("va.New: %w", err)
+	}
+	var r *ra.RA // set below, before any task can be enqueued
+	q := inproc.New(ctx, queue.HandlerFunc(func(ctx context.Context, t queue.Task) error { return r.HandleTask(ctx, t) }),
+		inproc.Config{Workers: 64, Capacity: 4096, MaxAttempts: 8, Logger: log})
+	parts := acmefn.Parts{Store: st, Queue: q, Issuer: issuer, Validator: v, Policy: cfg.Policy,
+		NonceKey: nonce.NewKey(), BaseURL: cfg.BaseURL, Logger: log}
+	if r, err = acmefn.NewRA(parts); err != nil {
+		return err
+	}
+	h, err := acmefn.NewHandler(r, parts)
+	if err != nil {
+		return err
+	}
+	if err := recoverWork(ctx, st, q); err != nil {
+		return err
+	}
+	names := append([]string{"localhost", "127.0.0.1", "::1"}, cfg.Hostnames...)
+	certs := &serverCerts{ca: issuer, names: names}
+	if _, err := certs.get(nil); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ACMERA_ADDR: %w", err)
+	}
+	srv := &http.Server{Handler: h, TLSConfig: &tls.Config{GetCertificate: certs.get, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	printBanner(stdout, ln.Addr().String(), cfg, issuer.RootPath())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("http.Server.ServeTLS: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("http.Server.Shutdown", "error", err.Error())
+	}
+	if err := q.Close(sctx); err != nil {
+		log.Warn("inproc.Queue.Close", "error", err.Error())
+	}
+	return nil
+}
+
+// recoverWork re-queues what a crash interrupted: challenges and orders
+// left processing. Tasks are idempotent, so re-running a finished one is
+// harmless.
+func recoverWork(ctx context.Context, rec store.Recoverer, q queue.Enqueuer) error {
+	chs, err := rec.ProcessingChallenges(ctx)
+	if err != nil {
+		return fmt.Errorf("store.ProcessingChallenges: %w", err)
+	}
+	for _, c := range chs {
+		if err := q.Enqueue(ctx, queue.Task{Kind: queue.KindValidate, AuthzID: c[0], ChallengeID: c[1]}); err != nil {
+			return fmt.Errorf("queue.Enqueue: %w", err)
+		}
+	}
+	orders, err := rec.ProcessingOrders(ctx)
+	if err != nil {
+		return fmt.Errorf("store.ProcessingOrders: %w", err)
+	}
+	for _, id := range orders {
+		if err := q.Enqueue(ctx, queue.Task{Kind: queue.KindFinalize, OrderID: id}); err != nil {
+			return fmt.Errorf("queue.Enqueue: %w", err)
+		}
+	}
+	return nil
+}
+
+// serverCerts issues the HTTPS listener's certificate from the local CA and
+// renews it in memory before it expires.
+type serverCerts struct {
+	ca    *local.CA
+	names []string
+	mu    sync.Mutex
+	cert  *tls.Certificate
+	renew time.Time
+}
+
+func (s *serverCerts) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cert != nil && time.Now().Before(s.renew) {
+		return s.cert, nil
+	}
+	c, err := s.ca.ServerCertificate(s.names, serverCertLifetime)
+	if err != nil {
+		if s.cert != nil {
+			return s.cert, nil
+		}
+		return nil, fmt.Errorf("local.CA.ServerCertificate: %w", err)
+	}
+	s.cert, s.renew = c, time.Now().Add(serverCertLifetime*2/3)
+	return c, nil
+}
+
+// printBanner tells the user where the directory and the root are, with a
+// ready-to-paste certbot line.
+func printBanner(w io.Writer, addr string, cfg *config.Embedded, root string) {
+	host, port, _ := net.SplitHostPort(addr)
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	base := "https://" + net.JoinHostPort(host, port)
+	if cfg.BaseURL != "" {
+		base = cfg.BaseURL
+	}
+	dir := base + "/acme/acme/directory"
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		abs = root
+	}
+	fmt.Fprintf(w, "acmera is running (embedded default)\n")
+	fmt.Fprintf(w, "  directory: %s\n", dir)
+	fmt.Fprintf(w, "  root CA:   %s\n", abs)
+	fmt.Fprintf(w, "  certbot:   REQUESTS_CA_BUNDLE=%s certbot certonly --server %s --standalone -d example.internal --register-unsafely-without-email --agree-tos\n", abs, dir)
+}
+

@@ -1,0 +1,52 @@
+// Command acmera is the one binary of acmera. With FUNCTION_TARGET=ACME or
+// FUNCTION_TARGET=Validate it serves that function on $PORT through the
+// functions framework, as Cloud Run runs it. With no FUNCTION_TARGET it runs
+// the embedded default: the whole RA in one process over HTTPS, on an
+// embedded store, an in-process queue and a local CA.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "acmera:", err)
+		os.Exit(1)
+	}
+}
+
+// run picks the mode from the environment.
+func run(ctx context.Context, env func(string) string, stdout, stderr io.Writer) error {
+	switch target := env("FUNCTION_TARGET"); target {
+	case "":
+		if env("ACMERA_CAS_POOL") != "" || env("ACMERA_TASKS_QUEUE") != "" {
+			return fmt.Errorf("cloud settings (ACMERA_CAS_POOL, ACMERA_TASKS_QUEUE) are set but FUNCTION_TARGET is not: set FUNCTION_TARGET=ACME or FUNCTION_TARGET=Validate")
+		}
+		return runEmbedded(ctx, env, stdout, stderr)
+	case "ACME", "Validate":
+		return runFunction(ctx, target, env, stderr)
+	default:
+		return fmt.Errorf("FUNCTION_TARGET=%q: must be ACME or Validate (or unset for the embedded default)", target)
+	}
+}
+
+func logLevel(s string) slog.Level {
+	switch s {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}

@@ -1,0 +1,163 @@
+package local
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/acmera/acmera/pkg/ca"
+)
+
+// Issue implements ca.Issuer: it signs the CSR's public key with the
+// intermediate, for the CSR's DNS names and IP addresses (RFC 8555 §7.4,
+// RFC 8738). The serial is derived from req.RequestID (see requestSerial),
+// so a retried request yields a certificate with the same serial.
+//
+// Validity: NotBefore is req.NotBefore, or now minus one minute; NotAfter
+// is NotBefore plus req.Lifetime (zero means the maximum), capped at
+// Config.MaxLifetime and at the intermediate's notAfter.
+//
+// Refusals the client should see (no names, unsupported key type, a
+// validity outside the intermediate's) are *ca.RejectedError.
+func (c *CA) Issue(ctx context.Context, req ca.IssueRequest) (*ca.Issued, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("local.Issue: %w", err)
+	}
+	if req.CSR == nil {
+		return nil, errors.New("local.Issue: no CSR")
+	}
+	if req.RequestID == "" {
+		return nil, errors.New("local.Issue: no request ID")
+	}
+	if len(req.CSR.DNSNames) == 0 && len(req.CSR.IPAddresses) == 0 {
+		return nil, &ca.RejectedError{Detail: "the CSR names no DNS names or IP addresses"}
+	}
+	nb, na, err := c.validity(req.NotBefore, req.Lifetime)
+	if err != nil {
+		return nil, err
+	}
+	der, err := c.sign(leafRequest{
+		serial:    requestSerial(c.inter.SubjectKeyId, req.RequestID),
+		notBefore: nb,
+		notAfter:  na,
+		dnsNames:  req.CSR.DNSNames,
+		ips:       req.CSR.IPAddresses,
+		pub:       req.CSR.PublicKey,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ca.Issued{Chain: [][]byte{der, bytes.Clone(c.interDER)}}, nil
+}
+
+// sign creates a leaf certificate signed by the intermediate.
+func (c *CA) sign(r leafRequest) ([]byte, error) {
+	switch r.pub.(type) {
+	case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
+	default:
+		return nil, &ca.RejectedError{Detail: fmt.Sprintf("unsupported public key type %T", r.pub)}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, leafTemplate(r, c.inter.SubjectKeyId), c.inter, r.pub, c.interKey)
+	if err != nil {
+		return nil, fmt.Errorf("x509.CreateCertificate: %w", err)
+	}
+	return der, nil
+}
+
+// validity computes a leaf's NotBefore and NotAfter (see Issue).
+func (c *CA) validity(notBefore time.Time, lifetime time.Duration) (time.Time, time.Time, error) {
+	if lifetime < 0 {
+		return time.Time{}, time.Time{}, fmt.Errorf("local: negative lifetime %s", lifetime)
+	}
+	if lifetime == 0 || lifetime > c.maxLifetime {
+		lifetime = c.maxLifetime
+	}
+	if notBefore.IsZero() {
+		notBefore = c.now().Add(-backdate)
+	}
+	// Certificates carry whole seconds; truncating here makes the caps
+	// below exact.
+	nb := notBefore.UTC().Truncate(time.Second)
+	if nb.Before(c.inter.NotBefore) {
+		nb = c.inter.NotBefore
+	}
+	na := nb.Add(lifetime)
+	if na.After(c.inter.NotAfter) {
+		na = c.inter.NotAfter
+	}
+	if !na.After(nb) {
+		return time.Time{}, time.Time{}, &ca.RejectedError{Detail: fmt.Sprintf(
+			"requested validity starting %s is outside the CA's validity (until %s)",
+			nb.Format(time.RFC3339), c.inter.NotAfter.Format(time.RFC3339))}
+	}
+	return nb, na, nil
+}
+
+// ServerCertificate issues a TLS server certificate for the embedded HTTPS
+// listener, with a freshly generated ECDSA P-256 key. names are DNS names
+// or IP literals ("127.0.0.1", "::1"; brackets are accepted). lifetime is
+// capped like Issue's. The chain is the leaf and the intermediate.
+func (c *CA) ServerCertificate(names []string, lifetime time.Duration) (*tls.Certificate, error) {
+	dnsNames, ips, err := splitNames(names)
+	if err != nil {
+		return nil, err
+	}
+	nb, na, err := c.validity(time.Time{}, lifetime)
+	if err != nil {
+		return nil, err
+	}
+	key, err := newP256Key()
+	if err != nil {
+		return nil, err
+	}
+	serial, err := randomSerial()
+	if err != nil {
+		return nil, err
+	}
+	der, err := c.sign(leafRequest{
+		serial: serial, notBefore: nb, notAfter: na,
+		dnsNames: dnsNames, ips: ips, pub: &key.PublicKey,
+	})
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("x509.ParseCertificate: %w", err)
+	}
+	return &tls.Certificate{
+		Certificate: [][]byte{der, bytes.Clone(c.interDER)},
+		PrivateKey:  key,
+		Leaf:        leaf,
+	}, nil
+}
+
+// splitNames sorts names into DNS names and IP addresses.
+func splitNames(names []string) ([]string, []net.IP, error) {
+	if len(names) == 0 {
+		return nil, nil, errors.New("local.ServerCertificate: no names")
+	}
+	var dnsNames []string
+	var ips []net.IP
+	for _, n := range names {
+		if ip := net.ParseIP(strings.TrimSuffix(strings.TrimPrefix(n, "["), "]")); ip != nil {
+			ips = append(ips, ip)
+			continue
+		}
+		if n == "" || strings.ContainsAny(n, " /:[]") {
+			return nil, nil, fmt.Errorf("local.ServerCertificate: invalid name %q", n)
+		}
+		dnsNames = append(dnsNames, n)
+	}
+	return dnsNames, ips, nil
+}

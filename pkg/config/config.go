@@ -1,0 +1,176 @@
+// Package config is the typed configuration of each acmera function, read
+// from the environment (and an optional profiles file) and validated at
+// start. Only entry points call it; every other package receives values.
+// Invalid configuration fails with a message naming the variable.
+package config
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/acmera/acmera/pkg/policy"
+)
+
+// Getenv is the environment lookup, os.Getenv in production.
+type Getenv func(string) string
+
+// Common holds the settings shared by every mode.
+type Common struct {
+	// Resolvers are the DNS servers ("host:port") used for validation
+	// (ACMERA_RESOLVERS, comma-separated); empty means the system's.
+	Resolvers []string
+	// HTTP01Port is the port http-01 validation connects to
+	// (ACMERA_HTTP01_PORT, default 80).
+	HTTP01Port int
+	// TLSALPN01Port is the port tls-alpn-01 validation connects to
+	// (ACMERA_TLSALPN01_PORT, default 443).
+	TLSALPN01Port int
+	// BaseURL is the external URL clients use (ACMERA_BASE_URL); empty
+	// derives it from each request.
+	BaseURL string
+	// Policy holds the profiles: from ACMERA_PROFILES (a JSON file) or
+	// ACMERA_PROFILES_JSON, else the allow-any development policy where
+	// that is allowed.
+	Policy *policy.Policy
+	// LogLevel is ACMERA_LOG_LEVEL: debug, info (default), warn, error.
+	LogLevel string
+}
+
+// Embedded is the configuration of the all-in-one embedded default.
+type Embedded struct {
+	Common
+	// DataDir holds the bbolt file and the local CA (ACMERA_DATA_DIR,
+	// default ./acmera-data).
+	DataDir string
+	// Addr is the HTTPS listen address (ACMERA_ADDR, default
+	// 127.0.0.1:8443).
+	Addr string
+	// Hostnames are extra names for the HTTPS certificate
+	// (ACMERA_HOSTNAMES, comma-separated).
+	Hostnames []string
+}
+
+func list(v string) []string {
+	var out []string
+	for _, s := range strings.Split(v, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func port(env Getenv, name string, def int) (int, error) {
+	v := env(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 65535 {
+		return 0, fmt.Errorf("%s=%q: must be a port number 1-65535", name, v)
+	}
+	return n, nil
+}
+
+// readCommon reads the shared settings. allowAnyDefault says whether, with
+// no profiles configured, the allow-any development policy applies.
+func readCommon(env Getenv, allowAnyDefault bool) (Common, error) {
+	var c Common
+	var err error
+	c.Resolvers = list(env("ACMERA_RESOLVERS"))
+	for _, r := range c.Resolvers {
+		if _, p, err := net.SplitHostPort(r); err != nil || p == "" {
+			return c, fmt.Errorf("ACMERA_RESOLVERS: %q is not host:port", r)
+		}
+	}
+	if c.HTTP01Port, err = port(env, "ACMERA_HTTP01_PORT", 80); err != nil {
+		return c, err
+	}
+	if c.TLSALPN01Port, err = port(env, "ACMERA_TLSALPN01_PORT", 443); err != nil {
+		return c, err
+	}
+	c.BaseURL = strings.TrimSuffix(env("ACMERA_BASE_URL"), "/")
+	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "https://") && !strings.HasPrefix(c.BaseURL, "http://") {
+		return c, fmt.Errorf("ACMERA_BASE_URL=%q: must start with https:// or http://", c.BaseURL)
+	}
+	c.LogLevel = env("ACMERA_LOG_LEVEL")
+	switch c.LogLevel {
+	case "", "debug", "info", "warn", "error":
+	default:
+		return c, fmt.Errorf("ACMERA_LOG_LEVEL=%q: must be debug, info, warn or error", c.LogLevel)
+	}
+	c.Policy, err = readPolicy(env, allowAnyDefault)
+	return c, err
+}
+
+func readPolicy(env Getenv, allowAnyDefault bool) (*policy.Policy, error) {
+	if path := env("ACMERA_PROFILES"); path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("ACMERA_PROFILES: %w", err)
+		}
+		p, err := policy.Parse(b)
+		if err != nil {
+			return nil, fmt.Errorf("ACMERA_PROFILES=%s: %w", path, err)
+		}
+		return p, nil
+	}
+	if js := env("ACMERA_PROFILES_JSON"); js != "" {
+		p, err := policy.Parse([]byte(js))
+		if err != nil {
+			return nil, fmt.Errorf("ACMERA_PROFILES_JSON: %w", err)
+		}
+		return p, nil
+	}
+	switch v := env("ACMERA_PROFILES_ALLOW_ANY"); v {
+	case "true":
+		return policy.AllowAny(), nil
+	case "", "false":
+	default:
+		return nil, fmt.Errorf("ACMERA_PROFILES_ALLOW_ANY=%q: must be true or false", v)
+	}
+	if allowAnyDefault {
+		return policy.AllowAny(), nil
+	}
+	return nil, fmt.Errorf("no issuance policy: set ACMERA_PROFILES or ACMERA_PROFILES_JSON (or ACMERA_PROFILES_ALLOW_ANY=true for development)")
+}
+
+// ReadEmbedded reads the embedded default's configuration.
+func ReadEmbedded(env Getenv) (*Embedded, error) {
+	c, err := readCommon(env, true)
+	if err != nil {
+		return nil, err
+	}
+	e := &Embedded{Common: c, DataDir: env("ACMERA_DATA_DIR"), Addr: env("ACMERA_ADDR"), Hostnames: list(env("ACMERA_HOSTNAMES"))}
+	if e.DataDir == "" {
+		e.DataDir = "./acmera-data"
+	}
+	if e.Addr == "" {
+		e.Addr = "127.0.0.1:8443"
+	}
+	if _, p, err := net.SplitHostPort(e.Addr); err != nil || p == "" {
+		return nil, fmt.Errorf("ACMERA_ADDR=%q: must be host:port", e.Addr)
+	}
+	for _, h := range e.Hostnames {
+		if strings.ContainsAny(h, " /:") && net.ParseIP(h) == nil {
+			return nil, fmt.Errorf("ACMERA_HOSTNAMES: %q is not a host name or IP address", h)
+		}
+	}
+	return e, nil
+}
+
+// decodeKey reads a base64 32-byte key.
+func decodeKey(name, v string) ([]byte, error) {
+	k, err := base64.StdEncoding.DecodeString(v)
+	if err != nil {
+		k, err = base64.RawURLEncoding.DecodeString(v)
+	}
+	if err != nil || len(k) != 32 {
+		return nil, fmt.Errorf("%s: must be 32 bytes, base64-encoded", name)
+	}
+	return k, nil
+}

@@ -1,0 +1,191 @@
+package ra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+
+	"github.com/acmera/acmera/pkg/core"
+	"github.com/acmera/acmera/pkg/problem"
+	"github.com/acmera/acmera/pkg/store"
+)
+
+// maxContacts bounds the contacts of one account.
+const maxContacts = 10
+
+// NewAccountRequest is a verified newAccount request (RFC 8555 §7.3).
+type NewAccountRequest struct {
+	Profile string
+	// Key is the account's public JWK (JSON) and Thumbprint its RFC 7638
+	// thumbprint.
+	Key                []byte
+	Thumbprint         string
+	Contact            []string
+	OnlyReturnExisting bool
+}
+
+// KeyInUseError reports that a key is already bound to another account
+// (RFC 8555 §7.3.5: 409 Conflict with the account's URL).
+type KeyInUseError struct {
+	AccountID string
+}
+
+func (e *KeyInUseError) Error() string { return "key is already in use by account " + e.AccountID }
+
+// Account returns an account by ID: accountDoesNotExist when absent, and
+// unauthorized when it is deactivated (RFC 8555 §7.3.6).
+func (r *RA) Account(ctx context.Context, id string) (*core.Account, error) {
+	a, err := r.store.GetAccount(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, problem.New(problem.AccountDoesNotExist, "no account %q", id).WithStatus(400)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store.GetAccount: %w", err)
+	}
+	if a.Status != core.StatusValid {
+		return nil, problem.Unauthorizedf("account is %s", a.Status)
+	}
+	return a, nil
+}
+
+// NewAccount creates an account for a key, or returns the one the key is
+// already bound to (created false). Of two racing requests with one key,
+// exactly one creates.
+func (r *RA) NewAccount(ctx context.Context, req NewAccountRequest) (*core.Account, bool, error) {
+	if _, err := r.profile(req.Profile); err != nil {
+		return nil, false, err
+	}
+	existing, err := r.existing(ctx, req.Thumbprint)
+	if existing != nil || err != nil {
+		return existing, false, err
+	}
+	if req.OnlyReturnExisting {
+		return nil, false, problem.New(problem.AccountDoesNotExist, "no account exists with this key")
+	}
+	contact, err := checkContacts(req.Contact)
+	if err != nil {
+		return nil, false, err
+	}
+	a := &core.Account{
+		ID: core.NewID(), KeyThumbprint: req.Thumbprint, Key: req.Key, Contact: contact,
+		Status: core.StatusValid, CreatedAt: r.now(), Profile: req.Profile,
+	}
+	if err := r.store.CreateAccount(ctx, a); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			existing, err := r.existing(ctx, req.Thumbprint)
+			if existing == nil && err == nil {
+				err = fmt.Errorf("store.CreateAccount: conflict but no account for the key")
+			}
+			return existing, false, err
+		}
+		return nil, false, fmt.Errorf("store.CreateAccount: %w", err)
+	}
+	r.log.InfoContext(ctx, "account created", "event", "account.create", "account", a.ID, "profile", a.Profile)
+	return a, true, nil
+}
+
+// existing returns the account bound to thumbprint, nil when none, and an
+// unauthorized problem when it is deactivated.
+func (r *RA) existing(ctx context.Context, thumbprint string) (*core.Account, error) {
+	a, err := r.store.GetAccountByKey(ctx, thumbprint)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store.GetAccountByKey: %w", err)
+	}
+	if a.Status != core.StatusValid {
+		return nil, problem.Unauthorizedf("the account of this key is %s", a.Status)
+	}
+	return a, nil
+}
+
+// AccountByKey returns the valid account bound to a JWK thumbprint, for
+// revocation requests signed with an account's key by jwk.
+func (r *RA) AccountByKey(ctx context.Context, thumbprint string) (*core.Account, error) {
+	return r.existing(ctx, thumbprint)
+}
+
+// checkContacts accepts only mailto: URLs with one plain address each
+// (RFC 8555 §7.3: unsupportedContact / invalidContact).
+func checkContacts(contact []string) ([]string, error) {
+	if len(contact) > maxContacts {
+		return nil, problem.New(problem.InvalidContact, "at most %d contacts are allowed, got %d", maxContacts, len(contact))
+	}
+	out := make([]string, 0, len(contact))
+	for _, c := range contact {
+		addr, ok := strings.CutPrefix(c, "mailto:")
+		if !ok {
+			return nil, problem.New(problem.UnsupportedContact, "contact %q is not supported; only mailto: URLs are", truncate(c, 64))
+		}
+		if strings.ContainsAny(addr, "?,;") || len(addr) > 254 {
+			return nil, problem.New(problem.InvalidContact, "contact %q must name exactly one e-mail address with no header fields", truncate(c, 64))
+		}
+		parsed, err := mail.ParseAddress(addr)
+		if err != nil || parsed.Address != addr || parsed.Name != "" {
+			return nil, problem.New(problem.InvalidContact, "contact %q is not a valid e-mail address", truncate(c, 64))
+		}
+		at := strings.LastIndexByte(addr, '@')
+		if at < 1 || !strings.Contains(addr[at+1:], ".") {
+			return nil, problem.New(problem.InvalidContact, "contact %q has no domain with a dot", truncate(c, 64))
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// UpdateAccount replaces an account's contacts (RFC 8555 §7.3.2).
+func (r *RA) UpdateAccount(ctx context.Context, acct *core.Account, contact []string) (*core.Account, error) {
+	c, err := checkContacts(contact)
+	if err != nil {
+		return nil, err
+	}
+	a, err := r.store.UpdateAccountContact(ctx, acct.ID, c)
+	if errors.Is(err, store.ErrConflict) {
+		return nil, problem.Unauthorizedf("account is no longer valid")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store.UpdateAccountContact: %w", err)
+	}
+	return a, nil
+}
+
+// DeactivateAccount deactivates an account (RFC 8555 §7.3.6).
+func (r *RA) DeactivateAccount(ctx context.Context, acct *core.Account) (*core.Account, error) {
+	a, err := r.store.DeactivateAccount(ctx, acct.ID)
+	if errors.Is(err, store.ErrConflict) {
+		return nil, problem.Unauthorizedf("account is no longer valid")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store.DeactivateAccount: %w", err)
+	}
+	r.log.InfoContext(ctx, "account deactivated", "event", "account.deactivate", "account", a.ID)
+	return a, nil
+}
+
+// ChangeKey rebinds an account to a new key (RFC 8555 §7.3.5). The caller
+// has verified both signatures and that the inner JWS names the account and
+// its current key.
+func (r *RA) ChangeKey(ctx context.Context, acct *core.Account, newKey []byte, newThumbprint string) (*core.Account, error) {
+	a, err := r.store.ChangeAccountKey(ctx, acct.ID, acct.KeyThumbprint, newThumbprint, newKey)
+	if errors.Is(err, store.ErrConflict) {
+		if other, gerr := r.store.GetAccountByKey(ctx, newThumbprint); gerr == nil {
+			return nil, &KeyInUseError{AccountID: other.ID}
+		}
+		return nil, problem.Unauthorizedf("the account's key changed concurrently; retry")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store.ChangeAccountKey: %w", err)
+	}
+	r.log.InfoContext(ctx, "account key changed", "event", "account.keychange", "account", a.ID)
+	return a, nil
+}

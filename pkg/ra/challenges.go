@@ -1,0 +1,101 @@
+package ra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/acmera/acmera/pkg/core"
+	"github.com/acmera/acmera/pkg/problem"
+	"github.com/acmera/acmera/pkg/queue"
+	"github.com/acmera/acmera/pkg/store"
+	"github.com/acmera/acmera/pkg/va"
+)
+
+// AnswerChallenge handles a client's "I am ready" POST to a challenge
+// (RFC 8555 §7.5.1): it moves the challenge to processing and enqueues its
+// validation. Answering a challenge that is already processing enqueues the
+// validation again, which the task's deterministic name makes harmless and
+// which heals an enqueue lost to a crash. Answering one that has finished
+// returns it unchanged.
+func (r *RA) AnswerChallenge(ctx context.Context, acct *core.Account, authzID, challengeID string) (*core.Authorization, *core.Challenge, error) {
+	az, err := r.Authorization(ctx, acct, authzID)
+	if err != nil {
+		return nil, nil, err
+	}
+	ch := az.Challenge(challengeID)
+	if ch == nil {
+		return nil, nil, problem.NotFound("challenge")
+	}
+	if az.StatusAt(r.now()) == core.StatusExpired {
+		return nil, nil, problem.Malformedf("the authorization has expired; create a new order")
+	}
+	if core.ChallengeCanStart(az, ch) {
+		az, err = r.store.MarkChallengeProcessing(ctx, authzID, challengeID)
+		if err != nil && !errors.Is(err, store.ErrConflict) {
+			return nil, nil, fmt.Errorf("store.MarkChallengeProcessing: %w", err)
+		}
+		if az == nil { // conflict without the current state: read it
+			if az, err = r.store.GetAuthorization(ctx, authzID); err != nil {
+				return nil, nil, fmt.Errorf("store.GetAuthorization: %w", err)
+			}
+		}
+		ch = az.Challenge(challengeID)
+	}
+	if ch.Status == core.StatusProcessing {
+		t := queue.Task{Kind: queue.KindValidate, Profile: az.Profile, AuthzID: authzID, ChallengeID: challengeID}
+		if err := r.queue.Enqueue(ctx, t); err != nil {
+			return nil, nil, fmt.Errorf("queue.Enqueue %s: %w", t.Name(), err)
+		}
+	}
+	return az, ch, nil
+}
+
+// validate runs a queued challenge validation and records the result. A
+// failed validation is recorded and returns nil; only an internal failure
+// returns an error, asking the queue to retry.
+func (r *RA) validate(ctx context.Context, t queue.Task) error {
+	az, err := r.store.GetAuthorization(ctx, t.AuthzID)
+	if errors.Is(err, store.ErrNotFound) {
+		r.log.WarnContext(ctx, "validation task for an unknown authorization", "authz", t.AuthzID)
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("store.GetAuthorization: %w", err)
+	}
+	ch := az.Challenge(t.ChallengeID)
+	if ch == nil || ch.Status != core.StatusProcessing || az.Status != core.StatusPending {
+		return nil // already recorded: a redelivery or a late duplicate
+	}
+	acct, err := r.store.GetAccount(ctx, az.AccountID)
+	if err != nil {
+		return fmt.Errorf("store.GetAccount: %w", err)
+	}
+	var prob *problem.Problem
+	if az.StatusAt(r.now()) == core.StatusExpired {
+		prob = problem.Malformedf("the authorization expired before it was validated")
+	} else {
+		prob = r.va.Validate(ctx, va.Request{
+			Identifier: az.Identifier, Type: ch.Type, Token: ch.Token,
+			KeyAuthorization: ch.Token + "." + acct.KeyThumbprint,
+		})
+	}
+	if prob != nil && prob.Identifier == nil {
+		prob = prob.WithIdentifier(az.Identifier)
+	}
+	res := core.ValidationResult{AuthzID: az.ID, ChallengeID: ch.ID, Error: prob, ValidatedAt: r.now()}
+	if _, err := r.store.RecordValidation(ctx, res); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			r.log.InfoContext(ctx, "validation already recorded", "authz", az.ID, "challenge", ch.ID)
+			return nil
+		}
+		return fmt.Errorf("store.RecordValidation: %w", err)
+	}
+	attrs := []any{"event", "challenge.validated", "account", az.AccountID, "authz", az.ID, "order", az.OrderID,
+		"identifier", az.Identifier.Value, "challenge", ch.Type, "valid", prob == nil}
+	if prob != nil {
+		attrs = append(attrs, "problem", string(prob.Type), "detail", prob.Detail)
+	}
+	r.log.InfoContext(ctx, "challenge validated", attrs...)
+	return nil
+}

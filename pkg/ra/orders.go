@@ -1,0 +1,241 @@
+package ra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/acmera/acmera/pkg/acme"
+	"github.com/acmera/acmera/pkg/core"
+	"github.com/acmera/acmera/pkg/policy"
+	"github.com/acmera/acmera/pkg/problem"
+	"github.com/acmera/acmera/pkg/store"
+)
+
+// NewOrderRequest is a verified newOrder request (RFC 8555 §7.4).
+type NewOrderRequest struct {
+	Profile     string
+	Identifiers []acme.Identifier
+	// NotBefore and NotAfter are the requested validity; zero for none.
+	NotBefore, NotAfter time.Time
+}
+
+// NewOrder checks every identifier against the profile, reuses the
+// account's valid authorizations where it can, and stores the order with its
+// new pending authorizations. Nothing is stored when any check fails.
+func (r *RA) NewOrder(ctx context.Context, acct *core.Account, req NewOrderRequest) (*core.Order, error) {
+	pr, err := r.profile(req.Profile)
+	if err != nil {
+		return nil, err
+	}
+	idents, err := checkIdentifiers(pr, req.Identifiers)
+	if err != nil {
+		return nil, err
+	}
+	now := r.now()
+	if err := checkValidity(pr, now, req.NotBefore, req.NotAfter); err != nil {
+		return nil, err
+	}
+	o := &core.Order{
+		ID: core.NewID(), AccountID: acct.ID, Profile: req.Profile, Status: core.StatusPending,
+		Expires: now.Add(time.Duration(pr.PendingLifetime)), Identifiers: idents,
+		NotBefore: req.NotBefore, NotAfter: req.NotAfter, CreatedAt: now, UpdatedAt: now,
+	}
+	reuse, err := r.reusable(ctx, acct, req.Profile, idents, o.Expires)
+	if err != nil {
+		return nil, err
+	}
+	var fresh []*core.Authorization
+	for _, id := range idents {
+		if az := reuse[id]; az != nil {
+			o.AuthzIDs = append(o.AuthzIDs, az.ID)
+			continue
+		}
+		az := newAuthz(pr, acct, o, id, now)
+		fresh = append(fresh, az)
+		o.AuthzIDs = append(o.AuthzIDs, az.ID)
+	}
+	if len(fresh) == 0 {
+		o.Status = core.StatusReady
+	}
+	if err := r.store.CreateOrder(ctx, o, fresh); err != nil {
+		return nil, fmt.Errorf("store.CreateOrder: %w", err)
+	}
+	r.log.InfoContext(ctx, "order created", "event", "order.create", "account", acct.ID, "order", o.ID,
+		"identifiers", identValues(idents), "reused", len(idents)-len(fresh))
+	return o, nil
+}
+
+// checkIdentifiers normalizes, de-duplicates and checks the identifiers; a
+// failure carries one subproblem per rejected identifier (RFC 8555 §6.7.1).
+func checkIdentifiers(pr *policy.Profile, in []acme.Identifier) ([]acme.Identifier, error) {
+	if len(in) == 0 {
+		return nil, problem.Malformedf("the order has no identifiers")
+	}
+	if len(in) > pr.MaxIdentifiers {
+		return nil, problem.New(problem.RejectedIdentifier, "the order has %d identifiers; this profile allows at most %d", len(in), pr.MaxIdentifiers)
+	}
+	seen := make(map[acme.Identifier]bool, len(in))
+	out := make([]acme.Identifier, 0, len(in))
+	var subs []problem.Problem
+	for _, raw := range in {
+		id, p := policy.Normalize(raw)
+		if p == nil {
+			p = pr.CheckIdentifier(id)
+		}
+		if p != nil {
+			subs = append(subs, *p)
+			continue
+		}
+		if !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	switch len(subs) {
+	case 0:
+		return out, nil
+	case 1:
+		return nil, &subs[0]
+	}
+	top := subs[0].Type
+	for _, s := range subs[1:] {
+		if s.Type != top {
+			top = problem.Compound
+		}
+	}
+	p := problem.New(top, "%d identifiers were refused; see subproblems", len(subs))
+	p.Subproblems = subs
+	return nil, p
+}
+
+// checkValidity checks a requested notBefore/notAfter against the profile.
+func checkValidity(pr *policy.Profile, now, nb, na time.Time) error {
+	if nb.IsZero() && na.IsZero() {
+		return nil
+	}
+	start := nb
+	if start.IsZero() {
+		start = now
+	}
+	if !na.IsZero() && !na.After(start) {
+		return problem.Malformedf("notAfter must be after notBefore (or now)")
+	}
+	if !nb.IsZero() && (nb.Before(now.Add(-time.Hour)) || nb.After(now.Add(time.Duration(pr.PendingLifetime)))) {
+		return problem.Malformedf("notBefore must be within an hour before now and before the order expires")
+	}
+	if !na.IsZero() && na.Sub(start) > time.Duration(pr.MaxLifetime) {
+		return problem.Malformedf("the requested lifetime %v exceeds this profile's maximum of %v",
+			na.Sub(start).Round(time.Second), time.Duration(pr.MaxLifetime))
+	}
+	return nil
+}
+
+// reusable finds valid authorizations to reuse for the non-wildcard
+// identifiers. Wildcard authorizations are never reused: a wildcard must be
+// proven by dns-01 each time, and an apex authorization proven by http-01
+// must never stand in for one.
+func (r *RA) reusable(ctx context.Context, acct *core.Account, profile string, idents []acme.Identifier, until time.Time) (map[acme.Identifier]*core.Authorization, error) {
+	var plain []acme.Identifier
+	for _, id := range idents {
+		if !strings.HasPrefix(id.Value, "*.") {
+			plain = append(plain, id)
+		}
+	}
+	if len(plain) == 0 {
+		return nil, nil
+	}
+	found, err := r.store.FindValidAuthorizations(ctx, acct.ID, profile, plain, until)
+	if err != nil {
+		return nil, fmt.Errorf("store.FindValidAuthorizations: %w", err)
+	}
+	for id, az := range found {
+		if az.Wildcard || az.AccountID != acct.ID || az.StatusAt(until) != core.StatusValid {
+			delete(found, id)
+		}
+	}
+	return found, nil
+}
+
+// newAuthz builds a pending authorization for one identifier with one
+// challenge per allowed type, each with its own random token.
+func newAuthz(pr *policy.Profile, acct *core.Account, o *core.Order, id acme.Identifier, now time.Time) *core.Authorization {
+	base, wildcard := strings.CutPrefix(id.Value, "*.")
+	az := &core.Authorization{
+		ID: core.NewID(), AccountID: acct.ID, OrderID: o.ID, Profile: o.Profile,
+		Identifier: acme.Identifier{Type: id.Type, Value: base}, Wildcard: wildcard,
+		Status: core.StatusPending, Expires: o.Expires, CreatedAt: now,
+	}
+	for _, typ := range pr.ChallengesFor(id, wildcard) {
+		az.Challenges = append(az.Challenges, core.Challenge{
+			ID: core.NewID()[:11], Type: typ, Token: core.NewToken(), Status: core.StatusPending,
+		})
+	}
+	return az
+}
+
+func identValues(ids []acme.Identifier) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.Value
+	}
+	return out
+}
+
+// Order returns an order of the account. An order left processing longer
+// than the finalize timeout is re-queued so that it always ends.
+func (r *RA) Order(ctx context.Context, acct *core.Account, id string) (*core.Order, error) {
+	o, err := r.store.GetOrder(ctx, id)
+	if err != nil {
+		return nil, notFound(err, "order", "store.GetOrder")
+	}
+	if err := owned(acct, o.AccountID, "order"); err != nil {
+		return nil, err
+	}
+	if o.Status == core.StatusProcessing && r.now().Sub(o.UpdatedAt) > 30*time.Second {
+		r.enqueueFinalize(ctx, o)
+	}
+	return o, nil
+}
+
+// Orders lists the URLs' IDs of an account's recent orders.
+func (r *RA) Orders(ctx context.Context, acct *core.Account) ([]string, error) {
+	ids, err := r.store.ListOrders(ctx, acct.ID, 100)
+	if err != nil {
+		return nil, fmt.Errorf("store.ListOrders: %w", err)
+	}
+	return ids, nil
+}
+
+// Authorization returns an authorization of the account.
+func (r *RA) Authorization(ctx context.Context, acct *core.Account, id string) (*core.Authorization, error) {
+	az, err := r.store.GetAuthorization(ctx, id)
+	if err != nil {
+		return nil, notFound(err, "authorization", "store.GetAuthorization")
+	}
+	if err := owned(acct, az.AccountID, "authorization"); err != nil {
+		return nil, err
+	}
+	return az, nil
+}
+
+// DeactivateAuthorization deactivates an authorization (RFC 8555 §7.5.2).
+func (r *RA) DeactivateAuthorization(ctx context.Context, acct *core.Account, id string) (*core.Authorization, error) {
+	az, err := r.Authorization(ctx, acct, id)
+	if err != nil {
+		return nil, err
+	}
+	if s := az.StatusAt(r.now()); s != core.StatusPending && s != core.StatusValid {
+		return nil, problem.Malformedf("an authorization that is %s cannot be deactivated", s)
+	}
+	az, err = r.store.DeactivateAuthorization(ctx, id)
+	if errors.Is(err, store.ErrConflict) {
+		return nil, problem.Malformedf("the authorization changed status concurrently and cannot be deactivated")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store.DeactivateAuthorization: %w", err)
+	}
+	return az, nil
+}

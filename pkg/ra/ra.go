@@ -1,0 +1,116 @@
+// Package ra is acmera's registration authority: the business rules of
+// RFC 8555 (accounts, orders, authorization reuse, challenge dispatch,
+// finalize, revocation). It is the only caller of the store, the queue and
+// the CA; pkg/wfe calls it for every request and the validator function calls
+// HandleTask for every queued task. Client-facing failures are returned as
+// *problem.Problem; any other error is internal.
+package ra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/acmera/acmera/pkg/ca"
+	"github.com/acmera/acmera/pkg/core"
+	"github.com/acmera/acmera/pkg/policy"
+	"github.com/acmera/acmera/pkg/problem"
+	"github.com/acmera/acmera/pkg/queue"
+	"github.com/acmera/acmera/pkg/store"
+	"github.com/acmera/acmera/pkg/va"
+)
+
+// Validator checks one challenge; nil means valid. *va.Validator is one.
+type Validator interface {
+	Validate(ctx context.Context, req va.Request) *problem.Problem
+}
+
+// Config holds the RA's dependencies.
+type Config struct {
+	Store     store.Store
+	Queue     queue.Enqueuer
+	Validator Validator
+	Issuer    ca.Issuer
+	Policy    *policy.Policy
+	// Clock returns the current time; default time.Now.
+	Clock func() time.Time
+	// Logger receives request-independent events and audit events.
+	Logger *slog.Logger
+	// FinalizeTimeout is how long an order may stay processing before the
+	// RA gives up on the CA and marks it invalid; default 10 minutes.
+	FinalizeTimeout time.Duration
+}
+
+// RA implements the registration authority.
+type RA struct {
+	store           store.Store
+	queue           queue.Enqueuer
+	va              Validator
+	ca              ca.Issuer
+	policy          *policy.Policy
+	now             func() time.Time
+	log             *slog.Logger
+	finalizeTimeout time.Duration
+}
+
+// New returns an RA.
+func New(cfg Config) (*RA, error) {
+	if cfg.Store == nil || cfg.Queue == nil || cfg.Validator == nil || cfg.Issuer == nil || cfg.Policy == nil {
+		return nil, errors.New("ra: Store, Queue, Validator, Issuer and Policy are required")
+	}
+	r := &RA{store: cfg.Store, queue: cfg.Queue, va: cfg.Validator, ca: cfg.Issuer, policy: cfg.Policy,
+		now: cfg.Clock, log: cfg.Logger, finalizeTimeout: cfg.FinalizeTimeout}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	if r.finalizeTimeout <= 0 {
+		r.finalizeTimeout = 10 * time.Minute
+	}
+	return r, nil
+}
+
+// Policy returns the RA's policy.
+func (r *RA) Policy() *policy.Policy { return r.policy }
+
+// Now returns the RA's current time.
+func (r *RA) Now() time.Time { return r.now() }
+
+// profile returns the named profile or a 404 problem.
+func (r *RA) profile(name string) (*policy.Profile, error) {
+	pr := r.policy.Profile(name)
+	if pr == nil {
+		return nil, problem.NotFound(fmt.Sprintf("profile %q", name))
+	}
+	return pr, nil
+}
+
+// notFound converts store.ErrNotFound into a 404 problem naming what, and
+// wraps anything else with the failing call.
+func notFound(err error, what, call string) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return problem.NotFound(what)
+	}
+	return fmt.Errorf("%s: %w", call, err)
+}
+
+// Roots returns the CA roots clients should trust.
+func (r *RA) Roots(ctx context.Context) ([][]byte, error) {
+	roots, err := r.ca.Roots(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("ca.Roots: %w", err)
+	}
+	return roots, nil
+}
+
+// owned checks that an object belongs to the requesting account.
+func owned(acct *core.Account, ownerID, what string) error {
+	if acct.ID != ownerID {
+		return problem.Unauthorizedf("this %s belongs to another account", what)
+	}
+	return nil
+}
