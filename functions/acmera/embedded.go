@@ -172,4 +172,3 @@ func printBanner(w io.Writer, addr string, cfg *config.Embedded, root string) {
 	fmt.Fprintf(w, "  root CA:   %s\n", abs)
 	fmt.Fprintf(w, "  certbot:   REQUESTS_CA_BUNDLE=%s certbot certonly --server %s --standalone -d example.internal --register-unsafely-without-email --agree-tos\n", abs, dir)
 }
-

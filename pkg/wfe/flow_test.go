@@ -168,4 +168,7 @@ func addr(ip net.IP) netip.Addr { a, _ := netip.AddrFromSlice(ip); return a.Unma
 
 type testWriter struct{ t *testing.T }
 
-func (w testWriter) Write(b []byte) (int, error) { w.t.Log(strings.TrimSpace(string(b))); return len(b), nil }
+func (w testWriter) Write(b []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(b)))
+	return len(b), nil
+}
