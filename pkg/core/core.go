@@ -172,4 +172,7 @@ type ValidationResult struct {
 	// Error is nil when the validation succeeded.
 	Error       *problem.Problem
 	ValidatedAt time.Time
+	// Expires, when non-zero, is the authorization's new expiry once it is
+	// valid: the end of its reuse window (RFC 8555 §7.1.4 "expires").
+	Expires time.Time
 }

@@ -21,6 +21,9 @@ func ApplyValidation(az *Authorization, r ValidationResult) bool {
 		ch.Status = StatusValid
 		ch.Validated = r.ValidatedAt
 		az.Status = StatusValid
+		if !r.Expires.IsZero() {
+			az.Expires = r.Expires
+		}
 		return true
 	}
 	ch.Status = StatusInvalid

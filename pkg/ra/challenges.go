@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/acmera/acmera/pkg/core"
 	"github.com/acmera/acmera/pkg/problem"
@@ -83,7 +84,11 @@ func (r *RA) validate(ctx context.Context, t queue.Task) error {
 	if prob != nil && prob.Identifier == nil {
 		prob = prob.WithIdentifier(az.Identifier)
 	}
-	res := core.ValidationResult{AuthzID: az.ID, ChallengeID: ch.ID, Error: prob, ValidatedAt: r.now()}
+	now := r.now()
+	res := core.ValidationResult{AuthzID: az.ID, ChallengeID: ch.ID, Error: prob, ValidatedAt: now}
+	if pr := r.policy.Profile(az.Profile); pr != nil && prob == nil {
+		res.Expires = now.Add(time.Duration(pr.AuthzLifetime))
+	}
 	if _, err := r.store.RecordValidation(ctx, res); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			r.log.InfoContext(ctx, "validation already recorded", "authz", az.ID, "challenge", ch.ID)

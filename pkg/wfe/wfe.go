@@ -88,21 +88,21 @@ func (w *WFE) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = w.httpError
-	g := e.Group("/acme/:profile", w.common)
-	g.GET(pathDirectory, w.directory)
-	g.HEAD(pathNewNonce, w.newNonce)
-	g.GET(pathNewNonce, w.newNonce)
-	g.POST(pathNewAccount, w.newAccount)
-	g.POST(pathAccount+":id", w.account)
-	g.POST(pathAccount+":id/orders", w.accountOrders)
-	g.POST(pathKeyChange, w.keyChange)
-	g.POST(pathNewOrder, w.newOrder)
-	g.POST(pathOrder+":id", w.order)
-	g.POST(pathOrder+":id/finalize", w.finalize)
-	g.POST(pathAuthz+":id", w.authz)
-	g.POST(pathChallenge+":authz/:chall", w.challenge)
-	g.POST(pathCert+":id", w.certificate)
-	g.POST(pathRevoke, w.revoke)
+	p := "/acme/:profile"
+	// Handlers are wrapped one by one rather than through Group.Use, whose
+	// catch-all route would turn a wrong method into 404 instead of 405.
+	add := func(method, path string, h echo.HandlerFunc) { e.Add(method, p+path, w.common(h)) }
+	add(http.MethodGet, pathDirectory, w.directory)
+	add(http.MethodHead, pathNewNonce, w.newNonce)
+	add(http.MethodGet, pathNewNonce, w.newNonce)
+	for path, h := range map[string]echo.HandlerFunc{
+		pathNewAccount: w.newAccount, pathAccount + ":id": w.account, pathAccount + ":id/orders": w.accountOrders,
+		pathKeyChange: w.keyChange, pathNewOrder: w.newOrder, pathOrder + ":id": w.order,
+		pathOrder + ":id/finalize": w.finalize, pathAuthz + ":id": w.authz,
+		pathChallenge + ":authz/:chall": w.challenge, pathCert + ":id": w.certificate, pathRevoke: w.revoke,
+	} {
+		add(http.MethodPost, path, h)
+	}
 	return e
 }
 

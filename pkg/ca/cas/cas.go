@@ -1,0 +1,245 @@
+// Package cas implements ca.Issuer with Google Certificate Authority
+// Service (privateca v1) through the official Go client.
+//
+// Idempotency (DESIGN.md, "Request flow" step 6): every CreateCertificate
+// carries request_id = the order's ca.RequestID (a UUID, deduplicated by
+// CAS for at least 60 minutes, AIP-155) and certificate_id =
+// ca.CertificateID of it. A retry inside the request_id window gets the
+// original certificate back; a retry after it hits AlreadyExists on the
+// certificate_id and is answered with GetCertificate of that ID, so a
+// finalize retried after a timeout never mints a second certificate (in an
+// Enterprise pool; a DevOps pool ignores certificate_id, so only the
+// request_id window protects it).
+//
+// Errors follow the ca contract: Unavailable, ResourceExhausted,
+// DeadlineExceeded, Aborted, Internal and Unknown are retried a bounded
+// number of times with exponential backoff, then wrapped with
+// ca.ErrTransient; InvalidArgument, FailedPrecondition, OutOfRange,
+// PermissionDenied and NotFound become *ca.RejectedError with a detail safe
+// for the ACME client (RFC 8555 §6.7).
+package cas
+
+import (
+	"context"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	privateca "cloud.google.com/go/security/privateca/apiv1"
+	"cloud.google.com/go/security/privateca/apiv1/privatecapb"
+	"github.com/google/uuid"
+	gax "github.com/googleapis/gax-go/v2"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/acmera/acmera/pkg/ca"
+)
+
+var _ ca.Issuer = (*Issuer)(nil)
+
+var (
+	poolName     = regexp.MustCompile(`^projects/([^/]+)/locations/([^/]+)/caPools/([a-zA-Z0-9_-]{1,63})$`)
+	templateName = regexp.MustCompile(`^projects/[^/]+/locations/[^/]+/certificateTemplates/[a-zA-Z0-9_-]{1,63}$`)
+	templateID   = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,63}$`)
+)
+
+// Config configures one Issuer, bound to one CA pool.
+type Config struct {
+	// Pool is the CA pool resource name, projects/P/locations/L/caPools/X.
+	Pool string
+	// Endpoint overrides the service endpoint (host:port), e.g. a local
+	// fake; the caller then also passes the matching options (for a
+	// loopback fake: option.WithoutAuthentication and an insecure gRPC
+	// dial option). Empty means the default privateca endpoint.
+	Endpoint string
+	// Retry bounds the retries of transient failures.
+	Retry Retry
+	// CallTimeout bounds each attempt; zero means 30 s.
+	CallTimeout time.Duration
+}
+
+// Retry is the bounded retry policy for transient CAS failures.
+type Retry struct {
+	// Attempts is the total number of tries per call; zero means 4.
+	Attempts int
+	// BaseBackoff is the wait after the first failure, doubled after each
+	// further one; zero means 250 ms.
+	BaseBackoff time.Duration
+	// MaxBackoff caps one wait; zero means 8 s.
+	MaxBackoff time.Duration
+	// Sleep waits d or until ctx is done; nil means a real timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Issuer signs and revokes through one CAS pool. It holds one client for
+// its whole life; Close releases it.
+type Issuer struct {
+	client   *privateca.CertificateAuthorityClient
+	pool     string
+	project  string
+	location string
+	retry    Retry
+}
+
+// New validates cfg and builds the CAS client once.
+func New(ctx context.Context, cfg Config, opts ...option.ClientOption) (*Issuer, error) {
+	m := poolName.FindStringSubmatch(cfg.Pool)
+	if m == nil {
+		return nil, fmt.Errorf("cas.New: pool %q is not projects/P/locations/L/caPools/X", cfg.Pool)
+	}
+	cfg.Retry = withDefaults(cfg.Retry)
+	if cfg.CallTimeout <= 0 {
+		cfg.CallTimeout = 30 * time.Second
+	}
+	if cfg.Endpoint != "" {
+		opts = append(opts, option.WithEndpoint(cfg.Endpoint))
+	}
+	client, err := privateca.NewCertificateAuthorityClient(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("privateca.NewCertificateAuthorityClient: %w", err)
+	}
+	// The generated client retries some codes itself for up to 60 s; this
+	// package owns the retry policy, so each call is one attempt.
+	one := []gax.CallOption{gax.WithTimeout(cfg.CallTimeout)}
+	client.CallOptions.CreateCertificate = one
+	client.CallOptions.GetCertificate = one
+	client.CallOptions.RevokeCertificate = one
+	client.CallOptions.FetchCaCerts = one
+	return &Issuer{client: client, pool: cfg.Pool, project: m[1], location: m[2], retry: cfg.Retry}, nil
+}
+
+// Close releases the client's connections.
+func (i *Issuer) Close() error {
+	if err := i.client.Close(); err != nil {
+		return fmt.Errorf("privateca.Close: %w", err)
+	}
+	return nil
+}
+
+// Issue asks the pool to sign req.CSR (sent as pem_csr). The returned chain
+// is the leaf followed by the intermediates CAS reports
+// (pem_certificate_chain, issuer-to-root) without the self-signed root:
+// what an ACME client serves (RFC 8555 §7.4.2). A chain that does not end
+// in a self-signed certificate is returned whole.
+func (i *Issuer) Issue(ctx context.Context, req ca.IssueRequest) (*ca.Issued, error) {
+	creq, err := i.createRequest(req)
+	if err != nil {
+		return nil, err
+	}
+	var cert *privatecapb.Certificate
+	err = i.call(ctx, "CreateCertificate", func(ctx context.Context) error {
+		var err error
+		cert, err = i.client.CreateCertificate(ctx, creq)
+		return err
+	})
+	if status.Code(err) == codes.AlreadyExists && !errors.Is(err, ca.ErrTransient) {
+		cert, err = i.get(ctx, i.pool+"/certificates/"+creq.GetCertificateId())
+	}
+	if err != nil {
+		return nil, classify(err)
+	}
+	chain, err := chainOf(cert, req.CSR.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("cas: certificate %s: %w", cert.GetName(), err)
+	}
+	return &ca.Issued{Chain: chain, Resource: cert.GetName()}, nil
+}
+
+// createRequest builds the CreateCertificateRequest of req.
+func (i *Issuer) createRequest(req ca.IssueRequest) (*privatecapb.CreateCertificateRequest, error) {
+	if req.CSR == nil {
+		return nil, errors.New("cas: IssueRequest.CSR is nil")
+	}
+	if _, err := uuid.Parse(req.RequestID); err != nil {
+		return nil, fmt.Errorf("cas: IssueRequest.RequestID %q is not a UUID: %w", req.RequestID, err)
+	}
+	if req.Lifetime <= 0 {
+		return nil, fmt.Errorf("cas: IssueRequest.Lifetime %s is not positive", req.Lifetime)
+	}
+	tmpl, err := i.template(req.Template)
+	if err != nil {
+		return nil, err
+	}
+	cert := &privatecapb.Certificate{
+		CertificateConfig: &privatecapb.Certificate_PemCsr{
+			PemCsr: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: req.CSR.Raw})),
+		},
+		Lifetime:            durationpb.New(req.Lifetime),
+		CertificateTemplate: tmpl,
+	}
+	if !req.NotBefore.IsZero() {
+		cert.RequestedNotBeforeTime = timestamppb.New(req.NotBefore)
+	}
+	return &privatecapb.CreateCertificateRequest{
+		Parent:        i.pool,
+		CertificateId: ca.CertificateID(req.RequestID),
+		Certificate:   cert,
+		RequestId:     req.RequestID,
+	}, nil
+}
+
+// template expands a template short ID to
+// projects/P/locations/L/certificateTemplates/T in the pool's project and
+// location; a full name is used as given.
+func (i *Issuer) template(t string) (string, error) {
+	switch {
+	case t == "":
+		return "", nil
+	case templateName.MatchString(t):
+		return t, nil
+	case templateID.MatchString(t):
+		return fmt.Sprintf("projects/%s/locations/%s/certificateTemplates/%s", i.project, i.location, t), nil
+	}
+	return "", fmt.Errorf("cas: certificate template %q is neither an ID nor projects/P/locations/L/certificateTemplates/T", t)
+}
+
+// get fetches one certificate resource, with retries.
+func (i *Issuer) get(ctx context.Context, name string) (*privatecapb.Certificate, error) {
+	var cert *privatecapb.Certificate
+	err := i.call(ctx, "GetCertificate", func(ctx context.Context) error {
+		var err error
+		cert, err = i.client.GetCertificate(ctx, &privatecapb.GetCertificateRequest{Name: name})
+		return err
+	})
+	return cert, err
+}
+
+// Roots returns the last certificate of each chain FetchCaCerts reports
+// for the pool: the roots clients should trust.
+func (i *Issuer) Roots(ctx context.Context) ([][]byte, error) {
+	var resp *privatecapb.FetchCaCertsResponse
+	err := i.call(ctx, "FetchCaCerts", func(ctx context.Context) error {
+		var err error
+		resp, err = i.client.FetchCaCerts(ctx, &privatecapb.FetchCaCertsRequest{CaPool: i.pool})
+		return err
+	})
+	if err != nil {
+		return nil, classify(err)
+	}
+	var roots [][]byte
+	seen := map[string]bool{}
+	for _, chain := range resp.GetCaCerts() {
+		pems := chain.GetCertificates()
+		if len(pems) == 0 {
+			continue
+		}
+		ders, err := pemCerts(pems[len(pems)-1])
+		if err != nil {
+			return nil, fmt.Errorf("cas: FetchCaCerts root: %w", err)
+		}
+		root := ders[len(ders)-1]
+		if !seen[string(root)] {
+			seen[string(root)] = true
+			roots = append(roots, root)
+		}
+	}
+	if len(roots) == 0 {
+		return nil, errors.New("cas: FetchCaCerts returned no CA certificates")
+	}
+	return roots, nil
+}

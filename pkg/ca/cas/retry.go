@@ -1,0 +1,132 @@
+package cas
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/acmera/acmera/pkg/ca"
+)
+
+// withDefaults fills the zero fields of r.
+func withDefaults(r Retry) Retry {
+	if r.Attempts <= 0 {
+		r.Attempts = 4
+	}
+	if r.BaseBackoff <= 0 {
+		r.BaseBackoff = 250 * time.Millisecond
+	}
+	if r.MaxBackoff <= 0 {
+		r.MaxBackoff = 8 * time.Second
+	}
+	if r.Sleep == nil {
+		r.Sleep = sleep
+	}
+	return r
+}
+
+// sleep waits d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// backoff is the wait after the n-th failed attempt (n >= 1).
+func (r Retry) backoff(n int) time.Duration {
+	d := r.BaseBackoff
+	for k := 1; k < n && d < r.MaxBackoff; k++ {
+		d *= 2
+	}
+	return min(d, r.MaxBackoff)
+}
+
+// retryable reports whether a CAS status is worth another attempt with the
+// same request_id.
+func retryable(err error) bool {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.ResourceExhausted, codes.DeadlineExceeded,
+		codes.Aborted, codes.Internal, codes.Unknown:
+		return true
+	}
+	return false
+}
+
+// call runs fn up to Attempts times while it fails with a retryable code,
+// sleeping with exponential backoff in between. It returns fn's error
+// wrapped with the method name, and with ca.ErrTransient when the failure
+// was transient (attempts exhausted or ctx done).
+func (i *Issuer) call(ctx context.Context, method string, fn func(context.Context) error) error {
+	var err error
+	n := 0
+	for n < i.retry.Attempts {
+		n++
+		if err = fn(ctx); err == nil {
+			return nil
+		}
+		if !retryable(err) && ctx.Err() == nil {
+			return fmt.Errorf("privateca.%s: %w", method, err)
+		}
+		if n == i.retry.Attempts || ctx.Err() != nil {
+			break
+		}
+		if serr := i.retry.Sleep(ctx, i.retry.backoff(n)); serr != nil {
+			break
+		}
+	}
+	return fmt.Errorf("privateca.%s: %w after %d attempt(s): %w", method, ca.ErrTransient, n, err)
+}
+
+// Redaction of CA messages before they reach an ACME client: resource
+// names and e-mail addresses (service accounts) are internal.
+var (
+	resourceRE = regexp.MustCompile(`projects/[^\s"',;]+`)
+	emailRE    = regexp.MustCompile(`[^\s"',;:]+@[^\s"',;]+`)
+)
+
+// safeMessage is the status message of err with internal names removed,
+// at most 200 bytes.
+func safeMessage(err error) string {
+	var msg string
+	var se interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &se) {
+		msg = se.GRPCStatus().Message()
+	}
+	msg = resourceRE.ReplaceAllString(msg, "(resource)")
+	msg = emailRE.ReplaceAllString(msg, "(account)")
+	if len(msg) > 200 {
+		msg = msg[:200] + "…"
+	}
+	return msg
+}
+
+// classify maps a failed call to the ca contract: transient errors pass
+// through; permanent refusals become *ca.RejectedError (wrapping the
+// original for logs); anything else is returned as is.
+func classify(err error) error {
+	if errors.Is(err, ca.ErrTransient) {
+		return err
+	}
+	var detail string
+	switch status.Code(err) {
+	case codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange:
+		detail = "the CA rejected the request: " + safeMessage(err)
+	case codes.PermissionDenied:
+		detail = "the CA refused the request"
+	case codes.NotFound:
+		detail = "the CA reported a missing resource (CA pool, certificate template or certificate)"
+	default:
+		return err
+	}
+	return fmt.Errorf("%w (%w)", &ca.RejectedError{Detail: detail}, err)
+}
