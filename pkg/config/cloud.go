@@ -1,0 +1,95 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+)
+
+// Cloud is the configuration of the ACME and Validate functions on Google
+// Cloud (Cloud Run, Firestore, Cloud Tasks, CAS).
+type Cloud struct {
+	Common
+	// Port is the HTTP port ($PORT, default 8080).
+	Port string
+	// ProjectID is GOOGLE_CLOUD_PROJECT (required).
+	ProjectID string
+	// FirestoreDatabase is ACMERA_FIRESTORE_DATABASE (default "(default)").
+	// FIRESTORE_EMULATOR_HOST, when set, is honoured by the client library.
+	FirestoreDatabase string
+	// CASPool is ACMERA_CAS_POOL, projects/P/locations/L/caPools/X (required).
+	CASPool string
+	// CASEndpoint is ACMERA_CAS_ENDPOINT, an override for tests and fakes.
+	CASEndpoint string
+	// TasksQueue is ACMERA_TASKS_QUEUE, projects/P/locations/L/queues/Q
+	// (required).
+	TasksQueue string
+	// TasksEndpoint is ACMERA_TASKS_ENDPOINT, an override.
+	TasksEndpoint string
+	// TasksServiceAccount is ACMERA_TASKS_SERVICE_ACCOUNT: the email Cloud
+	// Tasks signs OIDC tokens as, and the only caller the validator accepts
+	// (required).
+	TasksServiceAccount string
+	// ValidatorURL is ACMERA_VALIDATOR_URL, where tasks are sent (required).
+	ValidatorURL string
+	// OIDCAudience is ACMERA_OIDC_AUDIENCE, the token audience the
+	// validator expects (default ValidatorURL).
+	OIDCAudience string
+	// OIDCJWKSURL is ACMERA_OIDC_JWKS_URL, a JWKS override for the fakes;
+	// empty verifies Google-signed tokens.
+	OIDCJWKSURL string
+	// NonceKey is ACMERA_NONCE_KEY, 32 bytes base64, shared by every ACME
+	// instance. Required unless ACMERA_PROFILES_ALLOW_ANY=true, when a
+	// random per-instance key is used (nonces then fail over across
+	// instances, which clients retry).
+	NonceKey []byte
+}
+
+var (
+	poolName  = regexp.MustCompile(`^projects/[^/]+/locations/[^/]+/caPools/[^/]+$`)
+	queueName = regexp.MustCompile(`^projects/[^/]+/locations/[^/]+/queues/[^/]+$`)
+)
+
+// ReadCloud reads the cloud functions' configuration.
+func ReadCloud(env Getenv) (*Cloud, error) {
+	c, err := readCommon(env, false)
+	if err != nil {
+		return nil, err
+	}
+	cl := &Cloud{Common: c, Port: env("PORT"), ProjectID: env("GOOGLE_CLOUD_PROJECT"),
+		FirestoreDatabase: env("ACMERA_FIRESTORE_DATABASE"), CASPool: env("ACMERA_CAS_POOL"),
+		CASEndpoint: env("ACMERA_CAS_ENDPOINT"), TasksQueue: env("ACMERA_TASKS_QUEUE"),
+		TasksEndpoint: env("ACMERA_TASKS_ENDPOINT"), TasksServiceAccount: env("ACMERA_TASKS_SERVICE_ACCOUNT"),
+		ValidatorURL: env("ACMERA_VALIDATOR_URL"), OIDCAudience: env("ACMERA_OIDC_AUDIENCE"),
+		OIDCJWKSURL: env("ACMERA_OIDC_JWKS_URL")}
+	if cl.Port == "" {
+		cl.Port = "8080"
+	}
+	if cl.FirestoreDatabase == "" {
+		cl.FirestoreDatabase = "(default)"
+	}
+	if cl.OIDCAudience == "" {
+		cl.OIDCAudience = cl.ValidatorURL
+	}
+	for _, req := range []struct{ name, v string }{
+		{"GOOGLE_CLOUD_PROJECT", cl.ProjectID}, {"ACMERA_CAS_POOL", cl.CASPool}, {"ACMERA_TASKS_QUEUE", cl.TasksQueue},
+		{"ACMERA_TASKS_SERVICE_ACCOUNT", cl.TasksServiceAccount}, {"ACMERA_VALIDATOR_URL", cl.ValidatorURL},
+	} {
+		if req.v == "" {
+			return nil, fmt.Errorf("%s is required", req.name)
+		}
+	}
+	if !poolName.MatchString(cl.CASPool) {
+		return nil, fmt.Errorf("ACMERA_CAS_POOL=%q: must be projects/P/locations/L/caPools/X", cl.CASPool)
+	}
+	if !queueName.MatchString(cl.TasksQueue) {
+		return nil, fmt.Errorf("ACMERA_TASKS_QUEUE=%q: must be projects/P/locations/L/queues/Q", cl.TasksQueue)
+	}
+	if k := env("ACMERA_NONCE_KEY"); k != "" {
+		if cl.NonceKey, err = decodeKey("ACMERA_NONCE_KEY", k); err != nil {
+			return nil, err
+		}
+	} else if env("ACMERA_PROFILES_ALLOW_ANY") != "true" {
+		return nil, fmt.Errorf("ACMERA_NONCE_KEY is required: 32 random bytes, base64, shared by every instance")
+	}
+	return cl, nil
+}

@@ -1,0 +1,91 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func envOf(m map[string]string) Getenv { return func(k string) string { return m[k] } }
+
+func TestEmbeddedDefaults(t *testing.T) {
+	c, err := ReadEmbedded(envOf(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != "./acmera-data" || c.Addr != "127.0.0.1:8443" || c.HTTP01Port != 80 || c.TLSALPN01Port != 443 {
+		t.Fatalf("defaults: %+v", c)
+	}
+	if c.Policy.Profile("acme") == nil || !c.Policy.Profile("acme").AllowAnyName {
+		t.Fatal("embedded default must allow any name")
+	}
+}
+
+func TestInvalidNamesTheVariable(t *testing.T) {
+	cases := map[string]map[string]string{
+		"ACMERA_HTTP01_PORT":        {"ACMERA_HTTP01_PORT": "eighty"},
+		"ACMERA_TLSALPN01_PORT":     {"ACMERA_TLSALPN01_PORT": "70000"},
+		"ACMERA_RESOLVERS":          {"ACMERA_RESOLVERS": "8.8.8.8"},
+		"ACMERA_ADDR":               {"ACMERA_ADDR": "nonsense"},
+		"ACMERA_BASE_URL":           {"ACMERA_BASE_URL": "ftp://x"},
+		"ACMERA_PROFILES_JSON":      {"ACMERA_PROFILES_JSON": "{"},
+		"ACMERA_PROFILES":           {"ACMERA_PROFILES": "/does/not/exist.json"},
+		"ACMERA_PROFILES_ALLOW_ANY": {"ACMERA_PROFILES_ALLOW_ANY": "yes"},
+		"ACMERA_LOG_LEVEL":          {"ACMERA_LOG_LEVEL": "loud"},
+	}
+	for name, env := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, err := ReadEmbedded(envOf(env))
+			if err == nil || !strings.Contains(err.Error(), name) {
+				t.Fatalf("error %v does not name %s", err, name)
+			}
+		})
+	}
+}
+
+func TestCloud(t *testing.T) {
+	full := map[string]string{
+		"GOOGLE_CLOUD_PROJECT": "p", "ACMERA_CAS_POOL": "projects/p/locations/l/caPools/x",
+		"ACMERA_TASKS_QUEUE": "projects/p/locations/l/queues/q", "ACMERA_TASKS_SERVICE_ACCOUNT": "t@p.iam.gserviceaccount.com",
+		"ACMERA_VALIDATOR_URL": "https://validator.example", "ACMERA_NONCE_KEY": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+		"ACMERA_PROFILES_JSON": `{"profiles":{"acme":{"dnsSuffixes":["corp.example"]}}}`,
+	}
+	c, err := ReadCloud(envOf(full))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.OIDCAudience != "https://validator.example" || c.Port != "8080" || c.FirestoreDatabase != "(default)" {
+		t.Fatalf("cloud defaults: %+v", c)
+	}
+	for _, name := range []string{"GOOGLE_CLOUD_PROJECT", "ACMERA_CAS_POOL", "ACMERA_TASKS_QUEUE", "ACMERA_TASKS_SERVICE_ACCOUNT", "ACMERA_VALIDATOR_URL", "ACMERA_NONCE_KEY"} {
+		t.Run("missing "+name, func(t *testing.T) {
+			env := map[string]string{}
+			for k, v := range full {
+				env[k] = v
+			}
+			delete(env, name)
+			if _, err := ReadCloud(envOf(env)); err == nil || !strings.Contains(err.Error(), name) {
+				t.Fatalf("error %v does not name %s", err, name)
+			}
+		})
+	}
+	t.Run("no policy", func(t *testing.T) {
+		env := map[string]string{}
+		for k, v := range full {
+			env[k] = v
+		}
+		delete(env, "ACMERA_PROFILES_JSON")
+		if _, err := ReadCloud(envOf(env)); err == nil || !strings.Contains(err.Error(), "ACMERA_PROFILES") {
+			t.Fatalf("cloud mode without policy: %v", err)
+		}
+	})
+	t.Run("bad pool", func(t *testing.T) {
+		env := map[string]string{}
+		for k, v := range full {
+			env[k] = v
+		}
+		env["ACMERA_CAS_POOL"] = "pool-x"
+		if _, err := ReadCloud(envOf(env)); err == nil || !strings.Contains(err.Error(), "ACMERA_CAS_POOL") {
+			t.Fatalf("bad pool: %v", err)
+		}
+	})
+}

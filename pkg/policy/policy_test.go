@@ -1,0 +1,111 @@
+package policy
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/acmera/acmera/pkg/acme"
+	"github.com/acmera/acmera/pkg/problem"
+)
+
+func dns(v string) acme.Identifier { return acme.Identifier{Type: acme.IdentifierDNS, Value: v} }
+func ip(v string) acme.Identifier  { return acme.Identifier{Type: acme.IdentifierIP, Value: v} }
+
+func TestNormalize(t *testing.T) {
+	cases := []struct {
+		in   acme.Identifier
+		want string
+		typ  problem.Type
+	}{
+		{dns("WWW.Example.COM"), "www.example.com", ""},
+		{dns("*.example.com"), "*.example.com", ""},
+		{dns("a.*.example.com"), "", problem.Malformed},
+		{dns("example.com."), "", problem.Malformed},
+		{dns("-x.example"), "", problem.Malformed},
+		{dns("under_score.example"), "", problem.Malformed},
+		{dns(strings.Repeat("a", 64) + ".example"), "", problem.Malformed},
+		{dns("192.0.2.1"), "", problem.Malformed},
+		{ip("2001:DB8::1"), "2001:db8::1", ""},
+		{ip("::ffff:192.0.2.1"), "192.0.2.1", ""},
+		{ip("fe80::1%eth0"), "", problem.Malformed},
+		{ip("example.com"), "", problem.Malformed},
+		{acme.Identifier{Type: "email", Value: "a@b"}, "", problem.UnsupportedIdentifier},
+	}
+	for _, tc := range cases {
+		t.Run(tc.in.Type+":"+tc.in.Value, func(t *testing.T) {
+			got, p := Normalize(tc.in)
+			if tc.typ != "" {
+				if p == nil || p.Type != tc.typ || p.Identifier == nil {
+					t.Fatalf("got %v, want %s naming the identifier", p, tc.typ)
+				}
+				return
+			}
+			if p != nil || got.Value != tc.want {
+				t.Fatalf("got %v %v, want %s", got, p, tc.want)
+			}
+		})
+	}
+}
+
+func TestProfileChecks(t *testing.T) {
+	pol, err := Parse([]byte(`{"profiles":{
+		"acme":{"dnsSuffixes":["team-a.internal"],"ipRanges":["10.1.0.0/16"],"defaultLifetime":"12h","maxLifetime":"48h"},
+		"wild":{"dnsSuffixes":["corp.example"],"allowWildcards":true,"challenges":["http-01","dns-01"]}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, w := pol.Profile("acme"), pol.Profile("wild")
+	if time.Duration(a.DefaultLifetime) != 12*time.Hour || time.Duration(w.DefaultLifetime) != 24*time.Hour {
+		t.Fatalf("lifetimes: %v %v", a.DefaultLifetime, w.DefaultLifetime)
+	}
+	cases := []struct {
+		pr   *Profile
+		id   acme.Identifier
+		want problem.Type
+	}{
+		{a, dns("team-a.internal"), ""},
+		{a, dns("db.team-a.internal"), ""},
+		{a, dns("evilteam-a.internal"), problem.RejectedIdentifier},
+		{a, dns("team-b.internal"), problem.RejectedIdentifier},
+		{a, dns("*.team-a.internal"), problem.RejectedIdentifier},
+		{a, ip("10.1.2.3"), ""},
+		{a, ip("10.2.0.1"), problem.RejectedIdentifier},
+		{w, dns("*.corp.example"), ""},
+		{w, ip("10.1.2.3"), problem.RejectedIdentifier},
+	}
+	for _, tc := range cases {
+		t.Run(tc.id.Value, func(t *testing.T) {
+			p := tc.pr.CheckIdentifier(tc.id)
+			if (p == nil) != (tc.want == "") || (p != nil && p.Type != tc.want) {
+				t.Fatalf("got %v, want %q", p, tc.want)
+			}
+		})
+	}
+	if got := w.ChallengesFor(dns("*.corp.example"), true); len(got) != 1 || got[0] != acme.ChallengeDNS01 {
+		t.Fatalf("wildcard challenges: %v", got)
+	}
+	if got := a.ChallengesFor(ip("10.1.2.3"), false); len(got) != 2 {
+		t.Fatalf("IP challenges (no dns-01): %v", got)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	for name, js := range map[string]string{
+		"no default":      `{"profiles":{"other":{"allowAnyName":true}}}`,
+		"allows nothing":  `{"profiles":{"acme":{}}}`,
+		"bad duration":    `{"profiles":{"acme":{"allowAnyName":true,"maxLifetime":"forever"}}}`,
+		"default > max":   `{"profiles":{"acme":{"allowAnyName":true,"defaultLifetime":"72h","maxLifetime":"24h"}}}`,
+		"bad challenge":   `{"profiles":{"acme":{"allowAnyName":true,"challenges":["email-reply-00"]}}}`,
+		"bad CIDR":        `{"profiles":{"acme":{"ipRanges":["10.0.0.0/33"]}}}`,
+		"unknown field":   `{"profiles":{"acme":{"allowAnyName":true,"colour":"red"}}}`,
+		"bad name":        `{"profiles":{"acme":{"allowAnyName":true},"Bad Name":{"allowAnyName":true}}}`,
+		"wildcard suffix": `{"profiles":{"acme":{"dnsSuffixes":["*.x.example"]}}}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := Parse([]byte(js)); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
