@@ -4,9 +4,134 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
+	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
+	"google.golang.org/api/option"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	acmefn "github.com/acmera/acmera/functions/acme"
+	"github.com/acmera/acmera/functions/validator"
+	"github.com/acmera/acmera/pkg/ca/cas"
+	"github.com/acmera/acmera/pkg/config"
+	"github.com/acmera/acmera/pkg/logging"
+	"github.com/acmera/acmera/pkg/nonce"
+	"github.com/acmera/acmera/pkg/queue/cloudtasks"
+	"github.com/acmera/acmera/pkg/store/firestore"
+	"github.com/acmera/acmera/pkg/taskauth"
+	"github.com/acmera/acmera/pkg/va"
 )
 
-// runFunction serves FUNCTION_TARGET on $PORT with its cloud backends.
+// drainPeriod is how long a function keeps serving after SIGTERM, so that
+// requests in flight finish before Cloud Run stops the instance (it allows
+// 10 s). Every transition is idempotent, so one cut short is still safe.
+const drainPeriod = 8 * time.Second
+
+// runFunction serves FUNCTION_TARGET on $PORT with its cloud backends:
+// Firestore, Cloud Tasks and CAS, each client built once per instance.
 func runFunction(ctx context.Context, target string, env func(string) string, stderr io.Writer) error {
-	return fmt.Errorf("FUNCTION_TARGET=%s: cloud backends are not wired yet", target)
+	cfg, err := config.ReadCloud(env)
+	if err != nil {
+		return err
+	}
+	log := logging.New(stderr, logLevel(cfg.LogLevel), cfg.ProjectID)
+	parts, closeParts, err := cloudParts(ctx, cfg, env("FIRESTORE_EMULATOR_HOST"), log)
+	if err != nil {
+		return err
+	}
+	defer closeParts()
+	r, err := acmefn.NewRA(parts)
+	if err != nil {
+		return err
+	}
+	switch target {
+	case "ACME":
+		h, err := acmefn.NewHandler(r, parts)
+		if err != nil {
+			return err
+		}
+		functions.HTTP(target, h.ServeHTTP)
+	case "Validate":
+		v, err := taskauth.New(ctx, taskauth.Config{Audience: cfg.OIDCAudience, ServiceAccount: cfg.TasksServiceAccount, JWKSURL: cfg.OIDCJWKSURL})
+		if err != nil {
+			return fmt.Errorf("taskauth.New: %w", err)
+		}
+		functions.HTTP(target, validator.NewHandler(r, v, log).ServeHTTP)
+	}
+	log.Info("serving", "function", target, "port", cfg.Port)
+	errc := make(chan error, 1)
+	go func() { errc <- funcframework.StartHostPort("", cfg.Port) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("funcframework.Start: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("SIGTERM: draining", "period", drainPeriod.String())
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(drainPeriod):
+	}
+	return nil
 }
+
+// cloudParts builds the Google Cloud implementations.
+func cloudParts(ctx context.Context, cfg *config.Cloud, emulator string, log *slog.Logger) (acmefn.Parts, func(), error) {
+	var closers []func() error
+	closeAll := func() {
+		for _, c := range closers {
+			if err := c(); err != nil {
+				log.Warn("close", "error", err.Error())
+			}
+		}
+	}
+	fail := func(err error) (acmefn.Parts, func(), error) { closeAll(); return acmefn.Parts{}, nil, err }
+	st, err := firestore.New(ctx, firestore.Config{ProjectID: cfg.ProjectID, DatabaseID: cfg.FirestoreDatabase, EmulatorHost: emulator})
+	if err != nil {
+		return fail(fmt.Errorf("firestore.New: %w", err))
+	}
+	closers = append(closers, st.Close)
+	issuer, err := cas.New(ctx, cas.Config{Pool: cfg.CASPool}, endpointOptions(cfg.CASEndpoint)...)
+	if err != nil {
+		return fail(fmt.Errorf("cas.New: %w", err))
+	}
+	closers = append(closers, issuer.Close)
+	q, err := cloudtasks.New(ctx, cloudtasks.Config{Queue: cfg.TasksQueue, TargetURL: cfg.ValidatorURL,
+		ServiceAccount: cfg.TasksServiceAccount, Audience: cfg.OIDCAudience}, endpointOptions(cfg.TasksEndpoint)...)
+	if err != nil {
+		return fail(fmt.Errorf("cloudtasks.New: %w", err))
+	}
+	closers = append(closers, q.Close)
+	v, err := va.New(va.Config{Resolvers: cfg.Resolvers, HTTP01Port: cfg.HTTP01Port, TLSALPN01Port: cfg.TLSALPN01Port})
+	if err != nil {
+		return fail(fmt.Errorf("va.New: %w", err))
+	}
+	key := cfg.NonceKey
+	if key == nil {
+		log.Warn("ACMERA_NONCE_KEY is not set: using a per-instance nonce key (development only)")
+		key = nonce.NewKey()
+	}
+	return acmefn.Parts{Store: st, Queue: q, Issuer: issuer, Validator: v, Policy: cfg.Policy, NonceKey: key,
+		BaseURL: cfg.BaseURL, Logger: log}, closeAll, nil
+}
+
+// endpointOptions points a Google client at an endpoint override. A
+// loopback endpoint (the fakes) is plaintext and unauthenticated; any other
+// keeps TLS and the workload's own credentials.
+func endpointOptions(endpoint string) []option.ClientOption {
+	if endpoint == "" {
+		return nil
+	}
+	opts := []option.ClientOption{option.WithEndpoint(endpoint)}
+	host, _, err := net.SplitHostPort(endpoint)
+	if ip := net.ParseIP(host); err == nil && (host == "localhost" || ip != nil && ip.IsLoopback()) {
+		opts = append(opts, option.WithoutAuthentication(),
+			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
+	}
+	return opts
+}
+

@@ -184,8 +184,10 @@ func identValues(ids []acme.Identifier) []string {
 	return out
 }
 
-// Order returns an order of the account. An order left processing longer
-// than the finalize timeout is re-queued so that it always ends.
+// Order returns an order of the account. An order left processing for a
+// while is re-queued (harmless if its task still exists), and one left
+// processing past the finalize timeout is marked invalid, so that every
+// order ends.
 func (r *RA) Order(ctx context.Context, acct *core.Account, id string) (*core.Order, error) {
 	o, err := r.store.GetOrder(ctx, id)
 	if err != nil {
@@ -194,8 +196,16 @@ func (r *RA) Order(ctx context.Context, acct *core.Account, id string) (*core.Or
 	if err := owned(acct, o.AccountID, "order"); err != nil {
 		return nil, err
 	}
-	if o.Status == core.StatusProcessing && r.now().Sub(o.UpdatedAt) > 30*time.Second {
-		r.enqueueFinalize(ctx, o)
+	if o.Status == core.StatusProcessing {
+		switch age := r.now().Sub(o.UpdatedAt); {
+		case age > r.finalizeTimeout:
+			// The retries ran out (or were lost): end the order rather
+			// than leave it processing forever.
+			return r.failFinalize(ctx, o, problem.New(problem.ServerInternal,
+				"the CA did not issue within %v; create a new order", r.finalizeTimeout))
+		case age > 30*time.Second:
+			r.enqueueFinalize(ctx, o)
+		}
 	}
 	return o, nil
 }
