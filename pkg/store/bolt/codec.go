@@ -1,0 +1,187 @@
+package bolt
+
+import (
+	"encoding/binary"
+	"errors"
+	"time"
+)
+
+// errCorrupt reports a stored document that does not decode.
+var errCorrupt = errors.New("bolt: corrupt document")
+
+// docVersion is the first byte of every stored document, so the layout can
+// evolve without guessing.
+const docVersion = 1
+
+// writer appends a document's fields in a compact, versioned binary layout:
+// unsigned varints for lengths and counts, length-prefixed strings and byte
+// strings, and times as a presence byte, Unix seconds and nanoseconds (full
+// precision, any year). It replaces reflection-based encoders on the hot path.
+type writer struct{ b []byte }
+
+func newWriter(sizeHint int) *writer {
+	w := &writer{b: make([]byte, 0, sizeHint+1)}
+	w.b = append(w.b, docVersion)
+	return w
+}
+
+func (w *writer) uint(v uint64) { w.b = binary.AppendUvarint(w.b, v) }
+
+func (w *writer) int(v int64) { w.b = binary.AppendVarint(w.b, v) }
+
+func (w *writer) str(s string) {
+	w.uint(uint64(len(s)))
+	w.b = append(w.b, s...)
+}
+
+func (w *writer) bytes(p []byte) {
+	w.uint(uint64(len(p)))
+	w.b = append(w.b, p...)
+}
+
+func (w *writer) strs(ss []string) {
+	w.uint(uint64(len(ss)))
+	for _, s := range ss {
+		w.str(s)
+	}
+}
+
+func (w *writer) bool(v bool) {
+	if v {
+		w.b = append(w.b, 1)
+		return
+	}
+	w.b = append(w.b, 0)
+}
+
+func (w *writer) time(t time.Time) {
+	if t.IsZero() {
+		w.b = append(w.b, 0)
+		return
+	}
+	w.b = append(w.b, 1)
+	w.int(t.Unix())
+	w.uint(uint64(t.Nanosecond()))
+}
+
+// reader decodes what writer wrote. The first failure sticks in err and
+// makes every later read return a zero value, so decoders check once.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func newReader(b []byte) *reader {
+	r := &reader{b: b}
+	if len(b) == 0 || b[0] != docVersion {
+		r.err = errCorrupt
+		return r
+	}
+	r.b = b[1:]
+	return r
+}
+
+func (r *reader) fail() { r.err = errCorrupt; r.b = nil }
+
+func (r *reader) uint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *reader) int() int64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.fail()
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// raw returns the next length-prefixed field, aliasing the input.
+func (r *reader) raw() []byte {
+	n := r.uint()
+	if r.err != nil {
+		return nil
+	}
+	if n > uint64(len(r.b)) {
+		r.fail()
+		return nil
+	}
+	p := r.b[:n]
+	r.b = r.b[n:]
+	return p
+}
+
+func (r *reader) str() string { return string(r.raw()) }
+
+// bytes returns a copy (bbolt's values are valid only inside the
+// transaction), nil when empty.
+func (r *reader) bytes() []byte {
+	p := r.raw()
+	if len(p) == 0 {
+		return nil
+	}
+	return append([]byte(nil), p...)
+}
+
+// count reads a slice length, bounded by the bytes left (every element
+// takes at least one byte), so a corrupt length cannot force a huge
+// allocation.
+func (r *reader) count() int {
+	n := r.uint()
+	if n > uint64(len(r.b)) {
+		r.fail()
+		return 0
+	}
+	return int(n)
+}
+
+func (r *reader) strs() []string {
+	n := r.count()
+	if n == 0 {
+		return nil
+	}
+	ss := make([]string, n)
+	for i := range ss {
+		ss[i] = r.str()
+	}
+	return ss
+}
+
+func (r *reader) bool() bool {
+	if r.err != nil {
+		return false
+	}
+	if len(r.b) == 0 {
+		r.fail()
+		return false
+	}
+	v := r.b[0]
+	r.b = r.b[1:]
+	return v == 1
+}
+
+func (r *reader) time() time.Time {
+	if !r.bool() {
+		return time.Time{}
+	}
+	sec := r.int()
+	nsec := r.uint()
+	if nsec >= uint64(time.Second) {
+		r.fail()
+		return time.Time{}
+	}
+	return time.Unix(sec, int64(nsec)).UTC()
+}

@@ -1,0 +1,182 @@
+package bolt
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/acmera/acmera/pkg/core"
+	"github.com/acmera/acmera/pkg/problem"
+)
+
+// orderResult converts the order a transition captured; err is the
+// transition's outcome, returned alongside.
+func orderResult(d *orderDoc, err error) (*core.Order, error) {
+	if d == nil {
+		return nil, err
+	}
+	o, cerr := d.core()
+	if cerr != nil {
+		return nil, cerr
+	}
+	return o, err
+}
+
+// BeginFinalize moves a ready, unexpired order whose authorizations are all
+// still valid at now to processing and stores its CSR (RFC 8555 §7.4);
+// ErrConflict, with the current order, otherwise.
+func (s *Store) BeginFinalize(ctx context.Context, orderID string, csr []byte, now time.Time) (*core.Order, error) {
+	csr = slices.Clone(csr)
+	var out *orderDoc
+	err := s.update(ctx, "BeginFinalize", func(tx *bbolt.Tx) error {
+		out = nil
+		d := new(orderDoc)
+		if err := load(tx, bucketOrders, orderID, d); err != nil {
+			return err
+		}
+		out = d
+		if d.status != string(core.StatusReady) || !now.Before(d.expires) {
+			return conflict("order %q is %s, expires %s", orderID, d.status, d.expires)
+		}
+		for _, id := range d.authzIDs {
+			var a authzDoc
+			if err := load(tx, bucketAuthzs, id, &a); err != nil {
+				return conflict("order %q: authorization %q: %v", orderID, id, err)
+			}
+			if a.status != string(core.StatusValid) || !now.Before(a.expires) {
+				return conflict("order %q: authorization %q is %s, expires %s", orderID, id, a.status, a.expires)
+			}
+		}
+		d.status, d.csr, d.updatedAt = string(core.StatusProcessing), csr, now
+		if err := put(tx, bucketOrders, []byte(d.id), d.encode()); err != nil {
+			return err
+		}
+		return put(tx, bucketProcessing, processingOrderKey(d.id), nil)
+	})
+	return orderResult(out, err)
+}
+
+// CompleteFinalize moves a processing order to valid and stores its
+// certificate, with ID = order ID, in one transaction (RFC 8555 §7.4);
+// ErrConflict if the order is not processing or the serial is taken.
+func (s *Store) CompleteFinalize(ctx context.Context, orderID string, cert *core.Certificate) (*core.Order, error) {
+	cd := certToDoc(cert)
+	cd.id, cd.orderID = orderID, orderID
+	if cd.status == "" {
+		cd.status = string(core.StatusValid)
+	}
+	cval := cd.encode()
+	updated := cert.CreatedAt
+	if updated.IsZero() {
+		updated = s.now()
+	}
+	var out *orderDoc
+	err := s.update(ctx, "CompleteFinalize", func(tx *bbolt.Tx) error {
+		out = nil
+		d := new(orderDoc)
+		if err := load(tx, bucketOrders, orderID, d); err != nil {
+			return err
+		}
+		out = d
+		if d.status != string(core.StatusProcessing) {
+			return conflict("order %q is %s", orderID, d.status)
+		}
+		if owner := bucket(tx, bucketCertSerials).Get([]byte(cd.serial)); cd.serial != "" && owner != nil && string(owner) != orderID {
+			return conflict("serial %q belongs to certificate %q", cd.serial, owner)
+		}
+		d.status, d.certificateID, d.updatedAt = string(core.StatusValid), orderID, updated
+		if err := put(tx, bucketOrders, []byte(d.id), d.encode()); err != nil {
+			return err
+		}
+		if err := del(tx, bucketProcessing, processingOrderKey(d.id)); err != nil {
+			return err
+		}
+		if err := put(tx, bucketCerts, []byte(orderID), cval); err != nil {
+			return err
+		}
+		if cd.serial == "" {
+			return nil
+		}
+		return put(tx, bucketCertSerials, []byte(cd.serial), []byte(orderID))
+	})
+	return orderResult(out, err)
+}
+
+// FailFinalize moves a processing order to invalid with prob (RFC 8555
+// §7.4); ErrConflict if it is not processing.
+func (s *Store) FailFinalize(ctx context.Context, orderID string, prob *problem.Problem) (*core.Order, error) {
+	errJSON, err := encodeProblem(prob)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var out *orderDoc
+	err = s.update(ctx, "FailFinalize", func(tx *bbolt.Tx) error {
+		out = nil
+		d := new(orderDoc)
+		if err := load(tx, bucketOrders, orderID, d); err != nil {
+			return err
+		}
+		out = d
+		if d.status != string(core.StatusProcessing) {
+			return conflict("order %q is %s", orderID, d.status)
+		}
+		d.status, d.errJSON, d.updatedAt = string(core.StatusInvalid), errJSON, now
+		if err := put(tx, bucketOrders, []byte(d.id), d.encode()); err != nil {
+			return err
+		}
+		return del(tx, bucketProcessing, processingOrderKey(d.id))
+	})
+	return orderResult(out, err)
+}
+
+// GetCertificate implements store.Reader.
+func (s *Store) GetCertificate(ctx context.Context, id string) (*core.Certificate, error) {
+	var d certDoc
+	if err := s.view(ctx, "GetCertificate", func(tx *bbolt.Tx) error {
+		return load(tx, bucketCerts, id, &d)
+	}); err != nil {
+		return nil, err
+	}
+	return d.core(), nil
+}
+
+// GetCertificateBySerial implements store.Reader.
+func (s *Store) GetCertificateBySerial(ctx context.Context, serial string) (*core.Certificate, error) {
+	var d certDoc
+	if err := s.view(ctx, "GetCertificateBySerial", func(tx *bbolt.Tx) error {
+		id := bucket(tx, bucketCertSerials).Get([]byte(serial))
+		if id == nil {
+			return notFound("certificate with serial %q", serial)
+		}
+		return load(tx, bucketCerts, string(id), &d)
+	}); err != nil {
+		return nil, err
+	}
+	return d.core(), nil
+}
+
+// RevokeCertificate marks a valid certificate revoked at at with an RFC
+// 5280 §5.3.1 reason code (RFC 8555 §7.6); ErrConflict if it is not valid.
+func (s *Store) RevokeCertificate(ctx context.Context, id string, reason int, at time.Time) (*core.Certificate, error) {
+	var out *certDoc
+	err := s.update(ctx, "RevokeCertificate", func(tx *bbolt.Tx) error {
+		out = nil
+		d := new(certDoc)
+		if err := load(tx, bucketCerts, id, d); err != nil {
+			return err
+		}
+		out = d
+		if d.status != string(core.StatusValid) {
+			return conflict("certificate %q is %s", id, d.status)
+		}
+		d.status, d.revokedAt, d.reason = string(core.StatusRevoked), at, int64(reason)
+		return put(tx, bucketCerts, []byte(id), d.encode())
+	})
+	if out == nil {
+		return nil, err
+	}
+	return out.core(), err
+}
