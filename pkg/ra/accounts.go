@@ -37,6 +37,9 @@ func (e *KeyInUseError) Error() string { return "key is already in use by accoun
 // Account returns an account by ID: accountDoesNotExist when absent, and
 // unauthorized when it is deactivated (RFC 8555 §7.3.6).
 func (r *RA) Account(ctx context.Context, id string) (*core.Account, error) {
+	if a := r.accounts.get(id, r.now()); a != nil {
+		return a, nil
+	}
 	a, err := r.store.GetAccount(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, problem.New(problem.AccountDoesNotExist, "no account %q", id).WithStatus(400)
@@ -47,6 +50,7 @@ func (r *RA) Account(ctx context.Context, id string) (*core.Account, error) {
 	if a.Status != core.StatusValid {
 		return nil, problem.Unauthorizedf("account is %s", a.Status)
 	}
+	r.accounts.put(a, r.now())
 	return a, nil
 }
 
@@ -57,15 +61,21 @@ func (r *RA) NewAccount(ctx context.Context, req NewAccountRequest) (*core.Accou
 	if _, err := r.profile(req.Profile); err != nil {
 		return nil, false, err
 	}
-	existing, err := r.existing(ctx, req.Thumbprint)
-	if existing != nil || err != nil {
+	if req.OnlyReturnExisting {
+		existing, err := r.existing(ctx, req.Thumbprint)
+		if existing == nil && err == nil {
+			err = problem.New(problem.AccountDoesNotExist, "no account exists with this key")
+		}
 		return existing, false, err
 	}
-	if req.OnlyReturnExisting {
-		return nil, false, problem.New(problem.AccountDoesNotExist, "no account exists with this key")
-	}
+	// Create first and look up only on conflict: a new account costs no
+	// read, and the key binding settles races either way.
 	contact, err := checkContacts(req.Contact)
 	if err != nil {
+		// RFC 8555 §7.3.1: a known key gets its account whatever the payload.
+		if existing, xerr := r.existing(ctx, req.Thumbprint); existing != nil || xerr != nil {
+			return existing, false, xerr
+		}
 		return nil, false, err
 	}
 	a := &core.Account{
@@ -149,6 +159,7 @@ func (r *RA) UpdateAccount(ctx context.Context, acct *core.Account, contact []st
 	if err != nil {
 		return nil, err
 	}
+	r.accounts.evict(acct.ID)
 	a, err := r.store.UpdateAccountContact(ctx, acct.ID, c)
 	if errors.Is(err, store.ErrConflict) {
 		return nil, problem.Unauthorizedf("account is no longer valid")
@@ -161,6 +172,7 @@ func (r *RA) UpdateAccount(ctx context.Context, acct *core.Account, contact []st
 
 // DeactivateAccount deactivates an account (RFC 8555 §7.3.6).
 func (r *RA) DeactivateAccount(ctx context.Context, acct *core.Account) (*core.Account, error) {
+	r.accounts.evict(acct.ID)
 	a, err := r.store.DeactivateAccount(ctx, acct.ID)
 	if errors.Is(err, store.ErrConflict) {
 		return nil, problem.Unauthorizedf("account is no longer valid")
@@ -176,6 +188,7 @@ func (r *RA) DeactivateAccount(ctx context.Context, acct *core.Account) (*core.A
 // has verified both signatures and that the inner JWS names the account and
 // its current key.
 func (r *RA) ChangeKey(ctx context.Context, acct *core.Account, newKey []byte, newThumbprint string) (*core.Account, error) {
+	r.accounts.evict(acct.ID)
 	a, err := r.store.ChangeAccountKey(ctx, acct.ID, acct.KeyThumbprint, newThumbprint, newKey)
 	if errors.Is(err, store.ErrConflict) {
 		if other, gerr := r.store.GetAccountByKey(ctx, newThumbprint); gerr == nil {

@@ -68,9 +68,11 @@ func (r *RA) validate(ctx context.Context, t queue.Task) error {
 	if ch == nil || ch.Status != core.StatusProcessing || az.Status != core.StatusPending {
 		return nil // already recorded: a redelivery or a late duplicate
 	}
-	acct, err := r.store.GetAccount(ctx, az.AccountID)
-	if err != nil {
-		return fmt.Errorf("store.GetAccount: %w", err)
+	acct := r.accounts.get(az.AccountID, r.now())
+	if acct == nil {
+		if acct, err = r.store.GetAccount(ctx, az.AccountID); err != nil {
+			return fmt.Errorf("store.GetAccount: %w", err)
+		}
 	}
 	var prob *problem.Problem
 	if az.StatusAt(r.now()) == core.StatusExpired {

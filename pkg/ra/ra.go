@@ -41,6 +41,10 @@ type Config struct {
 	// FinalizeTimeout is how long an order may stay processing before the
 	// RA gives up on the CA and marks it invalid; default 10 minutes.
 	FinalizeTimeout time.Duration
+	// AccountCacheTTL is how long an account read is reused by this
+	// instance; default 5 s, negative disables. Changes made elsewhere
+	// (deactivation, key rollover) take effect here within it.
+	AccountCacheTTL time.Duration
 }
 
 // RA implements the registration authority.
@@ -53,6 +57,7 @@ type RA struct {
 	now             func() time.Time
 	log             *slog.Logger
 	finalizeTimeout time.Duration
+	accounts        *accountCache
 }
 
 // New returns an RA.
@@ -71,6 +76,11 @@ func New(cfg Config) (*RA, error) {
 	if r.finalizeTimeout <= 0 {
 		r.finalizeTimeout = 10 * time.Minute
 	}
+	ttl := cfg.AccountCacheTTL
+	if ttl == 0 {
+		ttl = 5 * time.Second
+	}
+	r.accounts = newAccountCache(ttl, 100_000)
 	return r, nil
 }
 
