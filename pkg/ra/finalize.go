@@ -61,11 +61,16 @@ func (r *RA) Finalize(ctx context.Context, acct *core.Account, orderID string, c
 	// the client goes away, so the order does not wait for a retry.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
-	return r.issue(ctx, o, csr)
+	o, err = r.issue(ctx, o, csr)
+	if err == nil && o.Status == core.StatusProcessing {
+		r.enqueueFinalize(ctx, o)
+	}
+	return o, err
 }
 
 // issue calls the CA for a processing order and records the outcome. It
-// returns the order as it then stands.
+// returns the order as it then stands: still processing after a transient
+// CA failure, which the caller must arrange to retry.
 func (r *RA) issue(ctx context.Context, o *core.Order, csr *x509.CertificateRequest) (*core.Order, error) {
 	pr, err := r.profile(o.Profile)
 	if err != nil {
@@ -86,8 +91,8 @@ func (r *RA) issue(ctx context.Context, o *core.Order, csr *x509.CertificateRequ
 	case errors.As(err, &rejected):
 		return r.failFinalize(ctx, o, problem.BadCSRf("the CA refused to issue: %s", rejected.Detail))
 	case err != nil:
+		// The order stays processing; the caller arranges the retry.
 		r.log.WarnContext(ctx, "CA issue failed; finalize will be retried", "order", o.ID, "error", err.Error())
-		r.enqueueFinalize(ctx, o)
 		return o, nil
 	}
 	cert, err := certificateFrom(o, issued, r.now())

@@ -1,0 +1,37 @@
+package ra
+
+import (
+	"testing"
+	"time"
+
+	"github.com/acmera/acmera/pkg/core"
+)
+
+func TestAccountCache(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := newAccountCache(5*time.Second, 2)
+	a := &core.Account{ID: "a"}
+	c.put(a, now)
+	if c.get("a", now.Add(4*time.Second)) != a {
+		t.Fatal("entry not served within its TTL")
+	}
+	if c.get("a", now.Add(6*time.Second)) != nil {
+		t.Fatal("entry served after its TTL")
+	}
+	c.put(a, now)
+	c.evict("a")
+	if c.get("a", now) != nil {
+		t.Fatal("evicted entry served")
+	}
+	c.put(&core.Account{ID: "b"}, now)
+	c.put(&core.Account{ID: "c"}, now)
+	c.put(&core.Account{ID: "d"}, now) // over the bound: the cache empties first
+	if c.get("b", now) != nil || c.get("d", now) == nil || len(c.m) != 1 {
+		t.Fatalf("bound not enforced: %d entries", len(c.m))
+	}
+	off := newAccountCache(-1, 10)
+	off.put(a, now)
+	if off.get("a", now) != nil {
+		t.Fatal("disabled cache served an entry")
+	}
+}

@@ -1,0 +1,236 @@
+package ra
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/acmera/acmera/pkg/acme"
+	"github.com/acmera/acmera/pkg/ca"
+	"github.com/acmera/acmera/pkg/ca/local"
+	"github.com/acmera/acmera/pkg/core"
+	"github.com/acmera/acmera/pkg/policy"
+	"github.com/acmera/acmera/pkg/problem"
+	"github.com/acmera/acmera/pkg/queue"
+	"github.com/acmera/acmera/pkg/store/bolt"
+	"github.com/acmera/acmera/pkg/va"
+)
+
+// flakyCA fails its first n Issue calls with ca.ErrTransient, then signs
+// with a real local CA; it counts calls per request ID.
+type flakyCA struct {
+	*local.CA
+	mu    sync.Mutex
+	fail  int
+	calls map[string]int
+}
+
+func (f *flakyCA) Issue(ctx context.Context, req ca.IssueRequest) (*ca.Issued, error) {
+	f.mu.Lock()
+	f.calls[req.RequestID]++
+	fail := f.fail > 0
+	if fail {
+		f.fail--
+	}
+	f.mu.Unlock()
+	if fail {
+		return nil, ca.ErrTransient
+	}
+	return f.CA.Issue(ctx, req)
+}
+
+// okVA accepts every challenge and counts validations.
+type okVA struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (v *okVA) Validate(context.Context, va.Request) *problem.Problem {
+	v.mu.Lock()
+	v.n++
+	v.mu.Unlock()
+	return nil
+}
+
+// recordingQueue keeps tasks for the test to run by hand.
+type recordingQueue struct {
+	mu    sync.Mutex
+	tasks []queue.Task
+}
+
+func (q *recordingQueue) Enqueue(_ context.Context, t queue.Task) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.tasks = append(q.tasks, t)
+	return nil
+}
+
+type fixture struct {
+	ra    *RA
+	ca    *flakyCA
+	va    *okVA
+	q     *recordingQueue
+	now   time.Time
+	acct  *core.Account
+	store *bolt.Store
+}
+
+func newFixture(t *testing.T, failCA int) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := bolt.Open(filepath.Join(dir, "db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	lca, err := local.Open(t.Context(), local.Config{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{ca: &flakyCA{CA: lca, fail: failCA, calls: map[string]int{}}, va: &okVA{}, q: &recordingQueue{}, store: st,
+		now: time.Now()}
+	f.ra, err = New(Config{Store: st, Queue: f.q, Validator: f.va, Issuer: f.ca, Policy: policy.AllowAny(),
+		Clock: func() time.Time { return f.now }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	jwk, _ := (&jose.JSONWebKey{Key: key.Public()}).MarshalJSON()
+	f.acct, _, err = f.ra.NewAccount(t.Context(), NewAccountRequest{Profile: "acme", Key: jwk, Thumbprint: core.NewID()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// runTasks runs the queued tasks once each, returning their errors.
+func (f *fixture) runTasks(t *testing.T) []error {
+	f.q.mu.Lock()
+	tasks := f.q.tasks
+	f.q.tasks = nil
+	f.q.mu.Unlock()
+	var errs []error
+	for _, task := range tasks {
+		errs = append(errs, f.ra.HandleTask(t.Context(), task))
+	}
+	return errs
+}
+
+func (f *fixture) readyOrder(t *testing.T) *core.Order {
+	t.Helper()
+	ctx := t.Context()
+	o, err := f.ra.NewOrder(ctx, f.acct, NewOrderRequest{Profile: "acme", Identifiers: []acme.Identifier{{Type: "ip", Value: "127.0.0.1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	az, _ := f.ra.Authorization(ctx, f.acct, o.AuthzIDs[0])
+	if _, _, err := f.ra.AnswerChallenge(ctx, f.acct, az.ID, az.Challenges[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if errs := f.runTasks(t); len(errs) != 1 || errs[0] != nil {
+		t.Fatalf("validation task: %v", errs)
+	}
+	if o, err = f.ra.Order(ctx, f.acct, o.ID); err != nil || o.Status != core.StatusReady {
+		t.Fatalf("order %v %v, want ready", o.Status, err)
+	}
+	return o
+}
+
+func csrDER(t *testing.T) []byte {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+// A transient CA failure leaves the order processing with a queued retry;
+// the retry issues with the same request ID; redelivering the finished
+// task changes nothing.
+func TestFinalizeRetriesTransientCAFailure(t *testing.T) {
+	f := newFixture(t, 3)
+	o := f.readyOrder(t)
+	got, err := f.ra.Finalize(t.Context(), f.acct, o.ID, csrDER(t))
+	if err != nil || got.Status != core.StatusProcessing {
+		t.Fatalf("finalize with CA down: %v %v, want processing", got.Status, err)
+	}
+	for i := 0; i < 2; i++ { // the task asks for redelivery while the CA still fails
+		errs := f.runTasks(t)
+		if len(errs) != 1 || errs[0] == nil {
+			t.Fatalf("retry %d: %v, want an error asking for redelivery", i, errs)
+		}
+		f.q.Enqueue(t.Context(), queue.Task{Kind: queue.KindFinalize, OrderID: o.ID})
+	}
+	if errs := f.runTasks(t); len(errs) != 1 || errs[0] != nil {
+		t.Fatalf("final retry: %v", errs)
+	}
+	got, _ = f.ra.Order(t.Context(), f.acct, o.ID)
+	if got.Status != core.StatusValid || got.CertificateID == "" {
+		t.Fatalf("order %s, want valid with a certificate", got.Status)
+	}
+	if n := f.ca.calls[ca.RequestID(o.ID)]; n != 4 || len(f.ca.calls) != 1 {
+		t.Fatalf("CA calls %v: want 4 calls, all with the order's one request ID", f.ca.calls)
+	}
+	if err := f.ra.HandleTask(t.Context(), queue.Task{Kind: queue.KindFinalize, OrderID: o.ID}); err != nil {
+		t.Fatalf("late duplicate: %v", err)
+	}
+	if f.ca.calls[ca.RequestID(o.ID)] != 4 {
+		t.Fatal("a late duplicate task called the CA again")
+	}
+}
+
+// An order left processing past the finalize timeout ends invalid.
+func TestFinalizeGivesUp(t *testing.T) {
+	f := newFixture(t, 1000)
+	o := f.readyOrder(t)
+	if _, err := f.ra.Finalize(t.Context(), f.acct, o.ID, csrDER(t)); err != nil {
+		t.Fatal(err)
+	}
+	f.now = f.now.Add(11 * time.Minute)
+	got, err := f.ra.Order(t.Context(), f.acct, o.ID)
+	if err != nil || got.Status != core.StatusInvalid || got.Error == nil || got.Error.Type != problem.ServerInternal {
+		t.Fatalf("order after timeout: %+v %v", got, err)
+	}
+}
+
+// A validation task redelivered after its result was recorded validates
+// nothing and succeeds.
+func TestValidationRedelivery(t *testing.T) {
+	f := newFixture(t, 0)
+	o := f.readyOrder(t)
+	az, _ := f.ra.Authorization(t.Context(), f.acct, o.AuthzIDs[0])
+	task := queue.Task{Kind: queue.KindValidate, AuthzID: az.ID, ChallengeID: az.Challenges[0].ID}
+	if err := f.ra.HandleTask(t.Context(), task); err != nil {
+		t.Fatal(err)
+	}
+	if f.va.n != 1 {
+		t.Fatalf("validations: %d, want 1", f.va.n)
+	}
+	// Answering the finished challenge again enqueues nothing.
+	if _, _, err := f.ra.AnswerChallenge(t.Context(), f.acct, az.ID, az.Challenges[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.q.tasks) != 0 {
+		t.Fatalf("answering a valid challenge enqueued %v", f.q.tasks)
+	}
+	if err := f.ra.HandleTask(t.Context(), queue.Task{Kind: "bogus"}); err == nil {
+		t.Fatal("a malformed task was accepted")
+	}
+	var p *problem.Problem
+	if _, _, err := f.ra.AnswerChallenge(t.Context(), f.acct, az.ID, "nope"); !errors.As(err, &p) || p.Status != 404 {
+		t.Fatalf("unknown challenge: %v", err)
+	}
+}
