@@ -134,4 +134,3 @@ func endpointOptions(endpoint string) []option.ClientOption {
 	}
 	return opts
 }
-
