@@ -142,6 +142,11 @@ func (pr *Profile) init() error {
 	if pr.MaxIdentifiers <= 0 {
 		pr.MaxIdentifiers = 100
 	}
+	if pr.RequireEAB {
+		// Refused rather than ignored: a profile that asks for EAB must
+		// never silently accept accounts without it.
+		return fmt.Errorf("requireEAB: external account binding is not implemented yet")
+	}
 	if pr.DefaultLifetime > pr.MaxLifetime {
 		return fmt.Errorf("defaultLifetime %v exceeds maxLifetime %v", time.Duration(pr.DefaultLifetime), time.Duration(pr.MaxLifetime))
 	}
