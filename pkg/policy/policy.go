@@ -72,6 +72,9 @@ type Profile struct {
 	RequireEAB bool `json:"requireEAB,omitempty"`
 	// MaxIdentifiers caps the identifiers of one order; default 100.
 	MaxIdentifiers int `json:"maxIdentifiers,omitempty"`
+	// MaxOrdersPerHour caps the new orders of one account per hour on one
+	// instance; default 3000, negative for no limit.
+	MaxOrdersPerHour int `json:"maxOrdersPerHour,omitempty"`
 
 	ranges []netip.Prefix
 }
@@ -141,6 +144,9 @@ func (pr *Profile) init() error {
 	setDefault(&pr.AuthzLifetime, 24*time.Hour)
 	if pr.MaxIdentifiers <= 0 {
 		pr.MaxIdentifiers = 100
+	}
+	if pr.MaxOrdersPerHour == 0 {
+		pr.MaxOrdersPerHour = 3000
 	}
 	if pr.RequireEAB {
 		// Refused rather than ignored: a profile that asks for EAB must

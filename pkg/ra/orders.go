@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,6 +38,11 @@ func (r *RA) NewOrder(ctx context.Context, acct *core.Account, req NewOrderReque
 	now := r.now()
 	if err := checkValidity(pr, now, req.NotBefore, req.NotAfter); err != nil {
 		return nil, err
+	}
+	if ok, until := r.orders.allow(acct.ID, pr.MaxOrdersPerHour, now); !ok {
+		return nil, &problem.Problem{Type: problem.RateLimited, Status: 429,
+			Detail: "this account placed more than " + strconv.Itoa(pr.MaxOrdersPerHour) +
+				" orders in an hour; retry after " + until.UTC().Format(time.RFC3339)}
 	}
 	o := &core.Order{
 		ID: core.NewID(), AccountID: acct.ID, Profile: req.Profile, Status: core.StatusPending,

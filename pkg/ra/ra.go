@@ -58,6 +58,7 @@ type RA struct {
 	log             *slog.Logger
 	finalizeTimeout time.Duration
 	accounts        *accountCache
+	orders          *orderLimiter
 }
 
 // New returns an RA.
@@ -81,6 +82,7 @@ func New(cfg Config) (*RA, error) {
 		ttl = 5 * time.Second
 	}
 	r.accounts = newAccountCache(ttl, 100_000)
+	r.orders = newOrderLimiter()
 	return r, nil
 }
 
