@@ -112,7 +112,9 @@ func cloudParts(ctx context.Context, cfg *config.Cloud, emulator string, log *sl
 	}
 	key := cfg.NonceKey
 	if key == nil {
-		log.Warn("ACMERA_NONCE_KEY is not set: using a per-instance nonce key (development only)")
+		// The validator serves no nonces; the ACME function gets here only
+		// in development (ACMERA_PROFILES_ALLOW_ANY).
+		log.Debug("ACMERA_NONCE_KEY is not set: using a per-instance nonce key")
 		key = nonce.NewKey()
 	}
 	return acmefn.Parts{Store: st, Queue: q, Issuer: issuer, Validator: v, Policy: cfg.Policy, NonceKey: key,

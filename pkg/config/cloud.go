@@ -38,9 +38,10 @@ type Cloud struct {
 	// empty verifies Google-signed tokens.
 	OIDCJWKSURL string
 	// NonceKey is ACMERA_NONCE_KEY, 32 bytes base64, shared by every ACME
-	// instance. Required unless ACMERA_PROFILES_ALLOW_ANY=true, when a
-	// random per-instance key is used (nonces then fail over across
-	// instances, which clients retry).
+	// instance. Required for FUNCTION_TARGET=ACME unless
+	// ACMERA_PROFILES_ALLOW_ANY=true, when a random per-instance key is used
+	// (nonces then fail over across instances, which clients retry). The
+	// validator serves no nonces and needs none.
 	NonceKey []byte
 }
 
@@ -88,7 +89,7 @@ func ReadCloud(env Getenv) (*Cloud, error) {
 		if cl.NonceKey, err = decodeKey("ACMERA_NONCE_KEY", k); err != nil {
 			return nil, err
 		}
-	} else if env("ACMERA_PROFILES_ALLOW_ANY") != "true" {
+	} else if env("FUNCTION_TARGET") != "Validate" && env("ACMERA_PROFILES_ALLOW_ANY") != "true" {
 		return nil, fmt.Errorf("ACMERA_NONCE_KEY is required: 32 random bytes, base64, shared by every instance")
 	}
 	return cl, nil

@@ -68,6 +68,16 @@ func TestCloud(t *testing.T) {
 			}
 		})
 	}
+	t.Run("validator needs no nonce key", func(t *testing.T) {
+		env := map[string]string{"FUNCTION_TARGET": "Validate"}
+		for k, v := range full {
+			env[k] = v
+		}
+		delete(env, "ACMERA_NONCE_KEY")
+		if _, err := ReadCloud(envOf(env)); err != nil {
+			t.Fatalf("validator without nonce key: %v", err)
+		}
+	})
 	t.Run("no policy", func(t *testing.T) {
 		env := map[string]string{}
 		for k, v := range full {

@@ -1,0 +1,459 @@
+# ---------------------------------------------------------------- project
+
+variable "project_id" {
+  description = "ID of the Google Cloud project to deploy acmera into."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{4,28}[a-z0-9]$", var.project_id))
+    error_message = "project_id must be a Google Cloud project ID (6-30 lowercase letters, digits and hyphens)."
+  }
+}
+
+variable "region" {
+  description = "Region for Cloud Run, Cloud Tasks, the CAS pool (when created) and the internal load balancer."
+  type        = string
+  default     = "us-central1"
+
+  validation {
+    condition     = can(regex("^[a-z]+-[a-z]+[0-9]+$", var.region))
+    error_message = "region must be a Google Cloud region such as us-central1 or europe-west1."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name (services, service accounts, queue, secrets)."
+  type        = string
+  default     = "acmera"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9-]{0,14}[a-z0-9]$", var.name_prefix))
+    error_message = "name_prefix must be 2-16 lowercase letters, digits or hyphens, starting with a letter."
+  }
+}
+
+variable "image" {
+  description = "Container image of acmera (deploy/Dockerfile), preferably pinned by digest; both services run it."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9.-]+(:[0-9]+)?/[^\\s:@]+(:[A-Za-z0-9_.-]+)?(@sha256:[a-f0-9]{64})?$", var.image))
+    error_message = "image must be a container image reference such as us-docker.pkg.dev/PROJECT/REPO/acmera@sha256:...."
+  }
+}
+
+variable "enable_apis" {
+  description = "Enable the project services the module needs. Set false when they are managed elsewhere."
+  type        = bool
+  default     = true
+}
+
+variable "labels" {
+  description = "Labels added to every resource that takes labels."
+  type        = map(string)
+  default     = {}
+}
+
+variable "deletion_protection" {
+  description = "Protect both Cloud Run services from terraform destroy."
+  type        = bool
+  default     = false
+}
+
+# ---------------------------------------------------------------- Firestore
+
+variable "create_firestore_database" {
+  description = "Create the Firestore (native mode) database. Set false to use an existing one named firestore_database_id."
+  type        = bool
+  default     = true
+}
+
+variable "firestore_database_id" {
+  description = "Firestore database ID, created or existing; \"(default)\" is allowed."
+  type        = string
+  default     = "acmera"
+
+  validation {
+    condition     = var.firestore_database_id == "(default)" || can(regex("^[a-z][a-z0-9-]{2,61}[a-z0-9]$", var.firestore_database_id))
+    error_message = "firestore_database_id must be \"(default)\" or 4-63 lowercase letters, digits and hyphens."
+  }
+}
+
+variable "firestore_location" {
+  description = "Location of a created Firestore database (a region or nam5/eur3). Null means var.region."
+  type        = string
+  default     = null
+}
+
+variable "firestore_delete_protection" {
+  description = "Turn on delete protection of a created Firestore database."
+  type        = bool
+  default     = true
+}
+
+# ---------------------------------------------------------------- CA Service
+
+variable "ca_pool_id" {
+  description = "Existing CAS pool as projects/PROJECT/locations/LOCATION/caPools/POOL. Null when create_ca_pool is true."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.ca_pool_id == null || can(regex("^projects/[^/]+/locations/[^/]+/caPools/[^/]+$", var.ca_pool_id))
+    error_message = "ca_pool_id must look like projects/PROJECT/locations/LOCATION/caPools/POOL."
+  }
+}
+
+variable "create_ca_pool" {
+  description = "Create a CAS pool with a self-signed root CA in var.region instead of using ca_pool_id."
+  type        = bool
+  default     = false
+}
+
+variable "ca_pool_name" {
+  description = "Name of the created CAS pool (create_ca_pool)."
+  type        = string
+  default     = "acmera-pool"
+
+  validation {
+    condition     = can(regex("^[a-zA-Z0-9_-]{1,63}$", var.ca_pool_name))
+    error_message = "ca_pool_name must be 1-63 letters, digits, hyphens or underscores."
+  }
+}
+
+variable "ca_pool_tier" {
+  description = "Tier of the created CAS pool: ENTERPRISE (revocation, CRLs) or DEVOPS (higher QPS, no revocation)."
+  type        = string
+  default     = "ENTERPRISE"
+
+  validation {
+    condition     = contains(["ENTERPRISE", "DEVOPS"], var.ca_pool_tier)
+    error_message = "ca_pool_tier must be ENTERPRISE or DEVOPS."
+  }
+}
+
+variable "ca_common_name" {
+  description = "Subject common name of the created root CA."
+  type        = string
+  default     = "acmera root CA"
+}
+
+variable "ca_organization" {
+  description = "Subject organization of the created root CA."
+  type        = string
+  default     = "acmera"
+}
+
+variable "ca_lifetime" {
+  description = "Lifetime of the created root CA, in seconds with an s suffix (default ten years)."
+  type        = string
+  default     = "315360000s"
+
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.ca_lifetime))
+    error_message = "ca_lifetime must be a duration in seconds such as 315360000s."
+  }
+}
+
+variable "ca_key_algorithm" {
+  description = "Key algorithm of the created root CA (a Google-managed key)."
+  type        = string
+  default     = "EC_P256_SHA256"
+
+  validation {
+    condition     = contains(["EC_P256_SHA256", "EC_P384_SHA384", "RSA_PKCS1_2048_SHA256", "RSA_PKCS1_3072_SHA256", "RSA_PKCS1_4096_SHA256", "RSA_PSS_2048_SHA256", "RSA_PSS_3072_SHA256", "RSA_PSS_4096_SHA256"], var.ca_key_algorithm)
+    error_message = "ca_key_algorithm must be one of the CAS key algorithms, e.g. EC_P256_SHA256."
+  }
+}
+
+variable "ca_deletion_protection" {
+  description = "Protect the created root CA from terraform destroy."
+  type        = bool
+  default     = true
+}
+
+variable "enable_revocation" {
+  description = "Let acmera revoke certificates (RFC 8555 §7.6): grants certificateManager instead of certificateRequester on the pool. Needs an ENTERPRISE pool."
+  type        = bool
+  default     = false
+}
+
+# ---------------------------------------------------------------- Cloud Tasks
+
+variable "queue_name" {
+  description = "Name of the Cloud Tasks queue that feeds the validator, after name_prefix and a hyphen."
+  type        = string
+  default     = "validations"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9-]{1,100}$", var.queue_name))
+    error_message = "queue_name must be 1-100 letters, digits or hyphens."
+  }
+}
+
+variable "queue_rate_limits" {
+  description = "Dispatch limits of the queue; keep max_dispatches_per_second below the CA's QPS quota when finalize retries run there."
+  type = object({
+    max_dispatches_per_second = optional(number, 20)
+    max_concurrent_dispatches = optional(number, 50)
+  })
+  default = {}
+
+  validation {
+    condition     = var.queue_rate_limits.max_dispatches_per_second > 0 && var.queue_rate_limits.max_concurrent_dispatches >= 1
+    error_message = "queue_rate_limits values must be positive."
+  }
+}
+
+variable "queue_retry_config" {
+  description = "Retry policy of the queue: validation and finalize tasks are idempotent, so redelivery is safe."
+  type = object({
+    max_attempts       = optional(number, 10)
+    max_retry_duration = optional(string, "3600s")
+    min_backoff        = optional(string, "2s")
+    max_backoff        = optional(string, "300s")
+    max_doublings      = optional(number, 5)
+  })
+  default = {}
+
+  validation {
+    condition = alltrue([
+      for d in [var.queue_retry_config.max_retry_duration, var.queue_retry_config.min_backoff, var.queue_retry_config.max_backoff] :
+      can(regex("^[0-9]+(\\.[0-9]+)?s$", d))
+    ])
+    error_message = "queue_retry_config durations must be seconds with an s suffix, e.g. 2s."
+  }
+}
+
+# ---------------------------------------------------------------- Cloud Run
+
+variable "ingress" {
+  description = "Ingress of both services: internal (VPC, internal load balancers, Cloud Tasks) or internal-and-cloud-load-balancing."
+  type        = string
+  default     = "internal"
+
+  validation {
+    condition     = contains(["internal", "internal-and-cloud-load-balancing"], var.ingress)
+    error_message = "ingress must be internal or internal-and-cloud-load-balancing."
+  }
+}
+
+variable "acme_allow_unauthenticated" {
+  description = "Let ACME clients call the ACME service without a Google identity token (they authenticate with JWS). The validator is never public."
+  type        = bool
+  default     = true
+}
+
+variable "acme_scaling" {
+  description = "Instance bounds of the ACME service."
+  type = object({
+    min_instances = optional(number, 0)
+    max_instances = optional(number, 10)
+  })
+  default = {}
+
+  validation {
+    condition     = var.acme_scaling.min_instances >= 0 && var.acme_scaling.max_instances >= max(1, var.acme_scaling.min_instances)
+    error_message = "acme_scaling needs 0 <= min_instances <= max_instances and max_instances >= 1."
+  }
+}
+
+variable "validator_scaling" {
+  description = "Instance bounds of the validator service."
+  type = object({
+    min_instances = optional(number, 0)
+    max_instances = optional(number, 10)
+  })
+  default = {}
+
+  validation {
+    condition     = var.validator_scaling.min_instances >= 0 && var.validator_scaling.max_instances >= max(1, var.validator_scaling.min_instances)
+    error_message = "validator_scaling needs 0 <= min_instances <= max_instances and max_instances >= 1."
+  }
+}
+
+variable "container_resources" {
+  description = "CPU and memory limits of each container instance."
+  type = object({
+    cpu    = optional(string, "1")
+    memory = optional(string, "512Mi")
+  })
+  default = {}
+
+  validation {
+    condition     = can(regex("^[0-9]+(m)?$", var.container_resources.cpu)) && can(regex("^[0-9]+(Mi|Gi)$", var.container_resources.memory))
+    error_message = "container_resources.cpu must look like 1 or 1000m and memory like 512Mi or 1Gi."
+  }
+}
+
+# ---------------------------------------------------------------- network
+
+variable "vpc_egress" {
+  description = "How the validator reaches private hosts and DNS: connector (Serverless VPC Access), direct (Direct VPC egress) or none."
+  type        = string
+  default     = "connector"
+
+  validation {
+    condition     = contains(["connector", "direct", "none"], var.vpc_egress)
+    error_message = "vpc_egress must be connector, direct or none."
+  }
+}
+
+variable "vpc_egress_traffic" {
+  description = "Which validator traffic goes through the VPC: ALL_TRAFFIC (private DNS and hosts with public IPs too) or PRIVATE_RANGES_ONLY."
+  type        = string
+  default     = "ALL_TRAFFIC"
+
+  validation {
+    condition     = contains(["ALL_TRAFFIC", "PRIVATE_RANGES_ONLY"], var.vpc_egress_traffic)
+    error_message = "vpc_egress_traffic must be ALL_TRAFFIC or PRIVATE_RANGES_ONLY."
+  }
+}
+
+variable "network" {
+  description = "VPC network name or self link, for a created connector, Direct VPC egress and the internal load balancer."
+  type        = string
+  default     = "default"
+}
+
+variable "subnetwork" {
+  description = "Subnetwork name or self link in var.region, for Direct VPC egress and the internal load balancer's address."
+  type        = string
+  default     = null
+}
+
+variable "vpc_connector_id" {
+  description = "Existing Serverless VPC Access connector as projects/PROJECT/locations/REGION/connectors/NAME (vpc_egress = connector)."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.vpc_connector_id == null || can(regex("^projects/[^/]+/locations/[^/]+/connectors/[^/]+$", var.vpc_connector_id))
+    error_message = "vpc_connector_id must look like projects/PROJECT/locations/REGION/connectors/NAME."
+  }
+}
+
+variable "vpc_connector_cidr" {
+  description = "Unused /28 range in var.network for a new Serverless VPC Access connector, when vpc_connector_id is null."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.vpc_connector_cidr == null || can(regex("^[0-9.]+/28$", var.vpc_connector_cidr))
+    error_message = "vpc_connector_cidr must be an IPv4 /28 range such as 10.8.0.0/28."
+  }
+}
+
+variable "resolvers" {
+  description = "DNS resolvers (host:port) the validator uses for dns-01 and name lookups, e.g. 169.254.169.254:53 for the VPC's Cloud DNS. Empty means the system resolver."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for r in var.resolvers : can(regex("^(\\[[0-9a-fA-F:]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$", r))])
+    error_message = "Each resolver must be host:port, e.g. 10.0.0.2:53 or [fd00::53]:53."
+  }
+}
+
+# ---------------------------------------------------------------- ACME configuration
+
+variable "base_url" {
+  description = "External https URL ACME clients use, when it is neither the internal load balancer nor the ACME service URL."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.base_url == null || can(regex("^https://[^/\\s]+(/[^\\s]*)?$", var.base_url))
+    error_message = "base_url must be an https URL."
+  }
+}
+
+variable "profiles_json" {
+  description = "Profiles and policy as inline JSON (ACMERA_PROFILES_JSON). One of profiles_json, profiles_secret_id or profiles_allow_any is required."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.profiles_json == null || can(jsondecode(var.profiles_json))
+    error_message = "profiles_json must be valid JSON."
+  }
+}
+
+variable "profiles_secret_id" {
+  description = "Secret Manager secret (ID or projects/PROJECT/secrets/NAME) whose latest version holds the profiles JSON."
+  type        = string
+  default     = null
+}
+
+variable "profiles_allow_any" {
+  description = "Development only: a profile allowing any identifier (ACMERA_PROFILES_ALLOW_ANY)."
+  type        = bool
+  default     = false
+}
+
+variable "nonce_key" {
+  description = "Base64 of 32 random bytes that seal replay nonces (RFC 8555 §6.5) across ACME instances. Stored in Terraform state; null means add the secret version with gcloud."
+  type        = string
+  default     = null
+  sensitive   = true
+
+  validation {
+    condition     = var.nonce_key == null || can(regex("^[A-Za-z0-9+/]{43}=$", var.nonce_key))
+    error_message = "nonce_key must be the standard base64 encoding of exactly 32 bytes (e.g. openssl rand -base64 32)."
+  }
+}
+
+# ---------------------------------------------------------------- internal load balancer
+
+variable "create_internal_lb" {
+  description = "Create a regional internal Application Load Balancer in front of the ACME service (for cert-manager in GKE)."
+  type        = bool
+  default     = false
+}
+
+variable "lb_hostname" {
+  description = "DNS name of the internal load balancer, covered by its certificate; the directory URL is built from it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.lb_hostname == null || can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$", var.lb_hostname))
+    error_message = "lb_hostname must be a lowercase DNS name such as acme.internal.example.com."
+  }
+}
+
+variable "lb_ip_address" {
+  description = "Internal IPv4 address in subnetwork for the load balancer. Null lets Google pick one (reserved either way)."
+  type        = string
+  default     = null
+}
+
+variable "proxy_only_subnet_cidr" {
+  description = "Create the REGIONAL_MANAGED_PROXY subnet the internal load balancer needs, with this range. Null when the network already has one in var.region."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.proxy_only_subnet_cidr == null || can(cidrnetmask(var.proxy_only_subnet_cidr))
+    error_message = "proxy_only_subnet_cidr must be an IPv4 CIDR range such as 10.129.0.0/23."
+  }
+}
+
+variable "lb_ssl_certificate_id" {
+  description = "Existing regional SSL certificate (self link or ID) for the load balancer, instead of lb_ssl_certificate and lb_ssl_private_key."
+  type        = string
+  default     = null
+}
+
+variable "lb_ssl_certificate" {
+  description = "PEM certificate chain of lb_hostname for the load balancer."
+  type        = string
+  default     = null
+}
+
+variable "lb_ssl_private_key" {
+  description = "PEM private key of lb_ssl_certificate. Stored in Terraform state."
+  type        = string
+  default     = null
+  sensitive   = true
+}
