@@ -38,6 +38,7 @@ func startDNS(t *testing.T, flatten bool) *testDNS {
 	pc, l := listenSamePort(t)
 	d.addr = pc.LocalAddr().String()
 	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait) // runs after the shutdowns registered below
 	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: d}, {Listener: l, Handler: d}} {
 		started := make(chan struct{})
 		srv.NotifyStartedFunc = func() { close(started) }
@@ -57,7 +58,6 @@ func startDNS(t *testing.T, flatten bool) *testDNS {
 			_ = srv.ShutdownContext(ctx)
 		})
 	}
-	t.Cleanup(wg.Wait)
 	return d
 }
 

@@ -90,13 +90,17 @@ func (v *Validator) redirectPortAllowed(port string) bool {
 	return contains(v.redirectPorts(), port)
 }
 
-// http01 performs one http-01 attempt (RFC 8555 §8.3; RFC 8738 §3 for IP
-// identifiers): GET the token's well-known URL and compare the body, with
-// trailing and leading whitespace removed, to the key authorization.
+// http01 performs one http-01 attempt (RFC 8555 §8.3): GET the token's
+// well-known URL and compare the body, with leading and trailing whitespace
+// removed, to the key authorization. For an IP identifier the address is
+// used directly, without DNS, and is the Host header (RFC 8738 §4, §5).
 func (v *Validator) http01(ctx context.Context, t target, req Request) *failure {
 	host := t.String()
-	if v.cfg.HTTP01Port != 80 || t.ip.Is6() {
+	switch {
+	case v.cfg.HTTP01Port != 80:
 		host = net.JoinHostPort(host, strconv.Itoa(v.cfg.HTTP01Port))
+	case t.ip.Is6():
+		host = "[" + host + "]"
 	}
 	u := "http://" + host + "/.well-known/acme-challenge/" + req.Token
 	tried := "GET " + u

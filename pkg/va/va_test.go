@@ -54,6 +54,7 @@ func wantProblem(t *testing.T, p *problem.Problem, typ problem.Type, details ...
 	if p == nil {
 		t.Fatalf("Validate = success, want %s", typ)
 	}
+	t.Logf("problem %s: %s", p.Type, p.Detail)
 	if p.Type != typ {
 		t.Fatalf("Validate type = %s (%s), want %s", p.Type, p.Detail, typ)
 	}
