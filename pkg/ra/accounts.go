@@ -92,6 +92,7 @@ func (r *RA) NewAccount(ctx context.Context, req NewAccountRequest) (*core.Accou
 		}
 		return nil, false, fmt.Errorf("store.CreateAccount: %w", err)
 	}
+	r.accounts.put(a, r.now())
 	r.log.InfoContext(ctx, "account created", "event", "account.create", "account", a.ID, "profile", a.Profile)
 	return a, true, nil
 }

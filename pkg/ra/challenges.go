@@ -20,7 +20,7 @@ import (
 // which heals an enqueue lost to a crash. Answering one that has finished
 // returns it unchanged.
 func (r *RA) AnswerChallenge(ctx context.Context, acct *core.Account, authzID, challengeID string) (*core.Authorization, *core.Challenge, error) {
-	az, err := r.Authorization(ctx, acct, authzID)
+	az, err := r.authorization(ctx, acct, authzID)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/acmera/acmera/pkg/core"
 	"github.com/acmera/acmera/pkg/policy"
 	"github.com/acmera/acmera/pkg/problem"
+	"github.com/acmera/acmera/pkg/queue"
 	"github.com/acmera/acmera/pkg/store"
 )
 
@@ -225,8 +226,19 @@ func (r *RA) Orders(ctx context.Context, acct *core.Account) ([]string, error) {
 	return ids, nil
 }
 
-// Authorization returns an authorization of the account.
+// Authorization returns an authorization of the account, for a client's
+// poll, re-queueing a validation whose task may have been lost.
 func (r *RA) Authorization(ctx context.Context, acct *core.Account, id string) (*core.Authorization, error) {
+	az, err := r.authorization(ctx, acct, id)
+	if err != nil {
+		return nil, err
+	}
+	r.requeueProcessing(ctx, az)
+	return az, nil
+}
+
+// authorization reads an authorization of the account.
+func (r *RA) authorization(ctx context.Context, acct *core.Account, id string) (*core.Authorization, error) {
 	az, err := r.store.GetAuthorization(ctx, id)
 	if err != nil {
 		return nil, notFound(err, "authorization", "store.GetAuthorization")
@@ -237,9 +249,30 @@ func (r *RA) Authorization(ctx context.Context, acct *core.Account, id string) (
 	return az, nil
 }
 
+// requeueProcessing enqueues again the validation of any challenge of az
+// left processing. The task's deterministic name makes this a no-op while
+// the task exists; if its enqueue was lost (the queue refused, or the
+// instance died between marking the challenge and enqueueing), the client's
+// next poll recovers it.
+func (r *RA) requeueProcessing(ctx context.Context, az *core.Authorization) {
+	if az.Status != core.StatusPending {
+		return
+	}
+	for i := range az.Challenges {
+		ch := &az.Challenges[i]
+		if ch.Status != core.StatusProcessing {
+			continue
+		}
+		t := queue.Task{Kind: queue.KindValidate, Profile: az.Profile, AuthzID: az.ID, ChallengeID: ch.ID}
+		if err := r.queue.Enqueue(ctx, t); err != nil {
+			r.log.WarnContext(ctx, "queue.Enqueue validation retry failed", "task", t.Name(), "error", err.Error())
+		}
+	}
+}
+
 // DeactivateAuthorization deactivates an authorization (RFC 8555 §7.5.2).
 func (r *RA) DeactivateAuthorization(ctx context.Context, acct *core.Account, id string) (*core.Authorization, error) {
-	az, err := r.Authorization(ctx, acct, id)
+	az, err := r.authorization(ctx, acct, id)
 	if err != nil {
 		return nil, err
 	}

@@ -234,3 +234,34 @@ func TestValidationRedelivery(t *testing.T) {
 		t.Fatalf("unknown challenge: %v", err)
 	}
 }
+
+// A validation whose enqueue was lost is enqueued again when the client
+// polls the authorization.
+func TestPollRequeuesLostValidation(t *testing.T) {
+	f := newFixture(t, 0)
+	ctx := t.Context()
+	o, err := f.ra.NewOrder(ctx, f.acct, NewOrderRequest{Profile: "acme", Identifiers: []acme.Identifier{{Type: "ip", Value: "127.0.0.1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	az, _ := f.ra.Authorization(ctx, f.acct, o.AuthzIDs[0])
+	if len(f.q.tasks) != 0 {
+		t.Fatalf("polling a pending authorization enqueued %v", f.q.tasks)
+	}
+	if _, _, err := f.ra.AnswerChallenge(ctx, f.acct, az.ID, az.Challenges[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.q.tasks) != 1 {
+		t.Fatalf("answer enqueued %d tasks, want 1", len(f.q.tasks))
+	}
+	f.q.tasks = nil // the task is lost
+	if _, err := f.ra.Authorization(ctx, f.acct, az.ID); err != nil {
+		t.Fatal(err)
+	}
+	if errs := f.runTasks(t); len(errs) != 1 || errs[0] != nil {
+		t.Fatalf("re-queued validation: %v", errs)
+	}
+	if got, _ := f.ra.Order(ctx, f.acct, o.ID); got.Status != core.StatusReady {
+		t.Fatalf("order %s, want ready", got.Status)
+	}
+}

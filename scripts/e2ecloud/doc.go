@@ -1,0 +1,26 @@
+// Package e2ecloud holds the end-to-end tests of acmera's Google Cloud
+// stack, run on loopback with no Google account: the real Firestore
+// emulator, scripts/fakegcp (wire-level fakes of Certificate Authority
+// Service and Cloud Tasks, dispatching tasks with OIDC tokens), one
+// FUNCTION_TARGET=ACME process and one FUNCTION_TARGET=Validate process of
+// the real binary.
+//
+// The tests prove issuance with real clients (golang.org/x/crypto/acme
+// with http-01, dns-01 and tls-alpn-01; certbot with http-01 and dns-01;
+// RFC 8555 §8, RFC 8737) with exactly one CA call per certificate; that
+// kill -9 of either function in the middle of a batch of orders leaves
+// every order valid or invalid with a problem and mints no duplicate
+// certificate; that injected faults (CAS Unavailable, duplicate and late
+// task deliveries) change nothing but latency; that the validator refuses
+// calls without a valid Cloud Tasks OIDC token and changes nothing; and
+// they measure Firestore document reads and writes per issuance with the
+// client-side gRPC op counter (written to $ACMERA_OPS_OUT when set).
+//
+// The Firestore emulator is taken from FIRESTORE_EMULATOR_HOST, else
+// started with scripts/firestore-emulator.sh; if neither works the tests
+// skip, except with CI=true, where they fail. certbot tests need
+// /usr/bin/certbot and follow the same rule. The binaries are built once
+// per run (or taken from ACMERA_E2E_BIN and ACMERA_FAKEGCP_BIN). With
+// ACMERA_E2ECLOUD_LOGS=DIR the processes' logs are kept there, one
+// directory per test.
+package e2ecloud
