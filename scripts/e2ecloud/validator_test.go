@@ -94,6 +94,7 @@ func TestValidatorRefusals(t *testing.T) {
 		})
 	}
 	t.Run("valid token (control)", func(t *testing.T) {
+		tasks.FailNext("CreateTask", 0, codes.OK)
 		if got := postTask(t, s, tasks, good, body); got/100 != 2 {
 			t.Fatalf("status %d, want 2xx", got)
 		}
@@ -108,7 +109,8 @@ func TestValidatorRefusals(t *testing.T) {
 
 // processingWithoutTask orders a name, publishes its http-01 response and
 // answers the challenge while the Cloud Tasks fake refuses CreateTask: the
-// challenge is left processing with no task queued.
+// challenge is left processing with no task queued. CreateTask keeps
+// failing until the caller resets it.
 func processingWithoutTask(t *testing.T, ctx context.Context, s *stack, cl *acme.Client, tasks *tasksfake.Server) (*acme.Authorization, *acme.Challenge) {
 	t.Helper()
 	o, err := cl.AuthorizeOrder(ctx, acme.DomainIDs("refusals.example.test"))
@@ -118,12 +120,14 @@ func processingWithoutTask(t *testing.T, ctx context.Context, s *stack, cl *acme
 	ch, err := findChallenge(z, "http-01")
 	mustf(t, err, "findChallenge")
 	mustf(t, s.present(cl, z, ch), "present")
-	tasks.FailNext("CreateTask", 5, codes.PermissionDenied)
+	// CreateTask keeps failing until the caller's control step: polling
+	// the authorization re-queues a processing challenge's validation, which
+	// must not reach the validator while the refusals are checked.
+	tasks.FailNext("CreateTask", 1000, codes.PermissionDenied)
 	backoff := cl.RetryBackoff
 	cl.RetryBackoff = func(int, *http.Request, *http.Response) time.Duration { return 0 }
 	_, err = cl.Accept(ctx, ch)
 	cl.RetryBackoff = backoff
-	tasks.FailNext("CreateTask", 0, codes.OK)
 	if err == nil {
 		t.Fatalf("Accept succeeded although CreateTask failed; the test needs a challenge left processing without a task")
 	}
