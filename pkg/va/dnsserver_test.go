@@ -38,7 +38,15 @@ func startDNS(t *testing.T, flatten bool) *testDNS {
 	pc, l := listenSamePort(t)
 	d.addr = pc.LocalAddr().String()
 	var wg sync.WaitGroup
-	t.Cleanup(wg.Wait) // runs after the shutdowns registered below
+	t.Cleanup(func() { // runs after the shutdowns registered below
+		done := make(chan struct{})
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Error("test DNS server goroutines did not exit within 10s")
+		}
+	})
 	for _, srv := range []*dns.Server{{PacketConn: pc, Handler: d}, {Listener: l, Handler: d}} {
 		started := make(chan struct{})
 		srv.NotifyStartedFunc = func() { close(started) }
@@ -56,6 +64,14 @@ func startDNS(t *testing.T, flatten bool) *testDNS {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			_ = srv.ShutdownContext(ctx)
+			// Closing the sockets too makes ActivateAndServe return even
+			// if the shutdown above timed out under load.
+			if srv.PacketConn != nil {
+				_ = srv.PacketConn.Close()
+			}
+			if srv.Listener != nil {
+				_ = srv.Listener.Close()
+			}
 		})
 	}
 	return d

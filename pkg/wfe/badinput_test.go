@@ -50,6 +50,15 @@ func TestJWSFraming(t *testing.T) {
 		{"too large", func() *response { return c.postRaw(url, "application/jose+json", make([]byte, 70<<10)) }, 413, "malformed", "larger"},
 		{"not json", func() *response { return c.postRaw(url, "application/jose+json", []byte("a.b.c")) }, 400, "malformed", "flattened"},
 		{"alg none", func() *response { h := good(); h["alg"] = "none"; return c.post(url, h, order) }, 400, "badSignatureAlgorithm", "none"},
+		{"alg none, empty signature", func() *response {
+			h := good()
+			h["alg"] = "none"
+			var m map[string]string
+			json.Unmarshal(c.sign(h, order), &m)
+			m["signature"] = ""
+			body, _ := json.Marshal(m)
+			return c.postRaw(url, "application/jose+json", body)
+		}, 400, "badSignatureAlgorithm", "none"},
 		{"alg HS256", func() *response { h := good(); h["alg"] = "HS256"; return c.post(url, h, order) }, 400, "badSignatureAlgorithm", "HS256"},
 		{"alg RS256 with EC key", func() *response { h := good(); h["alg"] = "RS256"; return c.post(url, h, order) }, 400, "badSignatureAlgorithm", "key type"},
 		{"no nonce", func() *response { h := good(); delete(h, "nonce"); return c.post(url, h, order) }, 400, "badNonce", "no nonce"},

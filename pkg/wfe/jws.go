@@ -95,7 +95,7 @@ func parseFlattened(body []byte) (*flattened, *protectedHeader, error) {
 	if len(f.Signatures) > 0 || len(f.Header) > 0 {
 		return nil, nil, problem.Malformedf("the JWS must have exactly one signature and no unprotected header")
 	}
-	if f.Protected == "" || f.Signature == "" || f.Payload == nil {
+	if f.Protected == "" || f.Payload == nil {
 		return nil, nil, problem.Malformedf("the JWS must have protected, payload and signature members")
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(f.Protected)
@@ -109,6 +109,11 @@ func parseFlattened(body []byte) (*flattened, *protectedHeader, error) {
 	if !algAllowed(h.Alg) {
 		p := problem.New(problem.BadSignatureAlgorithm, "JWS algorithm %q is not accepted; use one of ES256, ES384, ES512, RS256, PS256, EdDSA", truncate(h.Alg, 16))
 		return nil, nil, p
+	}
+	// Checked after the algorithm, so that an unsecured JWS (alg "none",
+	// empty signature, RFC 7518 §3.6) is named as such.
+	if f.Signature == "" {
+		return nil, nil, problem.Malformedf("the JWS must have protected, payload and signature members")
 	}
 	return &f, &h, nil
 }

@@ -1,0 +1,15 @@
+// Package e2e holds the end-to-end tests of acmera: real ACME clients
+// (golang.org/x/crypto/acme, cert-manager's forked ACME client, certbot)
+// and hand-made JWS requests against the real acmera binary, run as a
+// separate process on loopback with its own data directory (RFC 8555 end
+// to end, plus RFC 8737 tls-alpn-01 and RFC 8738 IP identifiers).
+//
+// The tests build ./functions/acmera once per run (or use the binary named
+// by ACMERA_E2E_BIN), answer challenges on loopback (http-01 and
+// tls-alpn-01 listeners, dns-01 through scripts/testdns) and point the
+// server's validation at them with ACMERA_HTTP01_PORT,
+// ACMERA_TLSALPN01_PORT and ACMERA_RESOLVERS.
+//
+// certbot tests need /usr/bin/certbot (Debian's package): they skip when it
+// is missing, except with CI=true, where a missing certbot fails.
+package e2e

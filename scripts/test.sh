@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# test.sh: the one command that runs every check of acmera.
+#
+#   1. gofmt (fails on any unformatted file)
+#   2. go vet ./...
+#   3. the Firestore emulator (scripts/firestore-emulator.sh), so the store
+#      conformance suite also runs on pkg/store/firestore
+#   4. go test -count=1 ./... (unit tests, the conformance suite, the
+#      end-to-end runs of certbot, x/crypto/acme and cert-manager's client
+#      in scripts/e2e), then -race on a concurrency-heavy subset
+#   5. scripts/terraform-check.sh
+#
+# Every step runs even if an earlier one failed; the script exits non-zero
+# if any failed and lists which. The emulator is stopped on exit.
+#
+# Environment:
+#   GO_TEST_TIMEOUT   go test -timeout (default 30m)
+#   GO_TEST_FLAGS     extra go test flags (e.g. -v)
+#   ACMERA_TEST_RACE  0 skips the -race pass (default 1)
+#   CI                true makes the certbot e2e test fail (not skip) without certbot
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+timeout="${GO_TEST_TIMEOUT:-30m}"
+read -r -a extra <<<"${GO_TEST_FLAGS:-}"
+# Packages whose tests exercise concurrency (store races, queues, nonces).
+race_pkgs=(./pkg/store/bolt/... ./pkg/queue/inproc/... ./pkg/nonce/... ./pkg/ra/... ./pkg/wfe/... ./scripts/testdns/...)
+
+failed=()
+fail() { failed+=("$1"); echo "test.sh: FAIL: $1" >&2; }
+step() { echo; echo "== $*"; }
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/acmera-test.XXXXXX")"
+emulator_started=0
+cleanup() {
+	if [[ $emulator_started == 1 ]]; then
+		FIRESTORE_STATE_DIR="$work/firestore" scripts/firestore-emulator.sh stop || true
+	fi
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# gotest LOG ARGS...: run go test with its output streamed and kept in
+# LOG, then print its summary: one line per package, and the failed tests.
+gotest() {
+	local log="$1" rc
+	shift
+	set +e
+	go test "$@" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	set -e
+	echo "-- summary (go test $*):"
+	grep -E '^(ok|FAIL|panic:)|^--- FAIL|^\s+--- FAIL|\[(build|setup) failed\]' "$log" || true
+	return "$rc"
+}
+
+step "gofmt -l"
+go_files() {
+	git ls-files -z --cached --others --exclude-standard -- '*.go' 2>/dev/null ||
+		find . -name '*.go' -not -path './.git/*' -print0
+}
+unformatted="$(go_files | xargs -0 -r gofmt -l)"
+if [[ -n "$unformatted" ]]; then
+	echo "$unformatted"
+	fail "gofmt: the files above need gofmt -w"
+else
+	echo "ok"
+fi
+
+step "go vet ./..."
+go vet ./... || fail "go vet"
+
+step "Firestore emulator"
+if [[ -x scripts/firestore-emulator.sh ]]; then
+	# Our own state directory, so we never reuse or stop someone else's emulator.
+	if exports="$(FIRESTORE_STATE_DIR="$work/firestore" scripts/firestore-emulator.sh start)"; then
+		emulator_started=1
+		eval "$exports"
+		export FIRESTORE_EMULATOR_HOST
+		echo "FIRESTORE_EMULATOR_HOST=$FIRESTORE_EMULATOR_HOST"
+	else
+		fail "firestore emulator did not start (the Firestore store tests would be skipped)"
+	fi
+else
+	# Marked step: runs as soon as scripts/firestore-emulator.sh exists.
+	fail "scripts/firestore-emulator.sh is missing: the Firestore store tests cannot run"
+fi
+
+step "go test -count=1 -timeout $timeout ./..."
+gotest "$work/test.log" -count=1 -timeout "$timeout" "${extra[@]}" ./... || fail "go test ./..."
+
+if [[ "${ACMERA_TEST_RACE:-1}" != 0 ]]; then
+	pkgs=()
+	for p in "${race_pkgs[@]}"; do [[ -d "${p%/...}" ]] && pkgs+=("$p"); done
+	if ((${#pkgs[@]})); then
+		step "go test -race -count=1 ${pkgs[*]}"
+		gotest "$work/race.log" -race -count=1 -timeout "$timeout" "${extra[@]}" "${pkgs[@]}" || fail "go test -race"
+	fi
+fi
+
+step "terraform checks"
+if [[ -x scripts/terraform-check.sh ]]; then
+	scripts/terraform-check.sh || fail "scripts/terraform-check.sh"
+else
+	echo "scripts/terraform-check.sh not present: skipped"
+fi
+
+echo
+if ((${#failed[@]})); then
+	echo "test.sh: ${#failed[@]} step(s) failed:" >&2
+	printf '  - %s\n' "${failed[@]}" >&2
+	exit 1
+fi
+echo "test.sh: all checks passed"
