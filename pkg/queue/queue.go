@@ -27,6 +27,10 @@ type Task struct {
 	ChallengeID string `json:"challenge,omitempty"`
 	// OrderID names the order whose finalize to retry (KindFinalize).
 	OrderID string `json:"order,omitempty"`
+	// Thumbprint is the account key's RFC 7638 thumbprint when the task was
+	// made (KindValidate), so the validator needs no account read to build
+	// the key authorization. Optional: without it the account is read.
+	Thumbprint string `json:"thumbprint,omitempty"`
 }
 
 // Name is the task's deterministic name: the same work always has the same

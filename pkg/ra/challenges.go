@@ -44,7 +44,8 @@ func (r *RA) AnswerChallenge(ctx context.Context, acct *core.Account, authzID, c
 		ch = az.Challenge(challengeID)
 	}
 	if ch.Status == core.StatusProcessing {
-		t := queue.Task{Kind: queue.KindValidate, Profile: az.Profile, AuthzID: authzID, ChallengeID: challengeID}
+		t := queue.Task{Kind: queue.KindValidate, Profile: az.Profile, AuthzID: authzID, ChallengeID: challengeID,
+			Thumbprint: acct.KeyThumbprint}
 		if err := r.queue.Enqueue(ctx, t); err != nil {
 			return nil, nil, fmt.Errorf("queue.Enqueue %s: %w", t.Name(), err)
 		}
@@ -68,11 +69,9 @@ func (r *RA) validate(ctx context.Context, t queue.Task) error {
 	if ch == nil || ch.Status != core.StatusProcessing || az.Status != core.StatusPending {
 		return nil // already recorded: a redelivery or a late duplicate
 	}
-	acct := r.accounts.get(az.AccountID, r.now())
-	if acct == nil {
-		if acct, err = r.store.GetAccount(ctx, az.AccountID); err != nil {
-			return fmt.Errorf("store.GetAccount: %w", err)
-		}
+	thumbprint, err := r.thumbprint(ctx, az.AccountID, t.Thumbprint)
+	if err != nil {
+		return err
 	}
 	var prob *problem.Problem
 	if az.StatusAt(r.now()) == core.StatusExpired {
@@ -80,7 +79,7 @@ func (r *RA) validate(ctx context.Context, t queue.Task) error {
 	} else {
 		prob = r.va.Validate(ctx, va.Request{
 			Identifier: az.Identifier, Type: ch.Type, Token: ch.Token,
-			KeyAuthorization: ch.Token + "." + acct.KeyThumbprint,
+			KeyAuthorization: ch.Token + "." + thumbprint,
 		})
 	}
 	if prob != nil && prob.Identifier == nil {
@@ -105,4 +104,21 @@ func (r *RA) validate(ctx context.Context, t queue.Task) error {
 	}
 	r.log.InfoContext(ctx, "challenge validated", attrs...)
 	return nil
+}
+
+// thumbprint is the account key thumbprint for a key authorization: the
+// one the task carries, else the cached or stored account's.
+func (r *RA) thumbprint(ctx context.Context, accountID, fromTask string) (string, error) {
+	if fromTask != "" {
+		return fromTask, nil
+	}
+	if a := r.accounts.get(accountID, r.now()); a != nil {
+		return a.KeyThumbprint, nil
+	}
+	a, err := r.store.GetAccount(ctx, accountID)
+	if err != nil {
+		return "", fmt.Errorf("store.GetAccount: %w", err)
+	}
+	r.accounts.put(a, r.now())
+	return a.KeyThumbprint, nil
 }

@@ -233,7 +233,7 @@ func (r *RA) Authorization(ctx context.Context, acct *core.Account, id string) (
 	if err != nil {
 		return nil, err
 	}
-	r.requeueProcessing(ctx, az)
+	r.requeueProcessing(ctx, acct, az)
 	return az, nil
 }
 
@@ -254,7 +254,7 @@ func (r *RA) authorization(ctx context.Context, acct *core.Account, id string) (
 // the task exists; if its enqueue was lost (the queue refused, or the
 // instance died between marking the challenge and enqueueing), the client's
 // next poll recovers it.
-func (r *RA) requeueProcessing(ctx context.Context, az *core.Authorization) {
+func (r *RA) requeueProcessing(ctx context.Context, acct *core.Account, az *core.Authorization) {
 	if az.Status != core.StatusPending {
 		return
 	}
@@ -263,7 +263,8 @@ func (r *RA) requeueProcessing(ctx context.Context, az *core.Authorization) {
 		if ch.Status != core.StatusProcessing {
 			continue
 		}
-		t := queue.Task{Kind: queue.KindValidate, Profile: az.Profile, AuthzID: az.ID, ChallengeID: ch.ID}
+		t := queue.Task{Kind: queue.KindValidate, Profile: az.Profile, AuthzID: az.ID, ChallengeID: ch.ID,
+			Thumbprint: acct.KeyThumbprint}
 		if err := r.queue.Enqueue(ctx, t); err != nil {
 			r.log.WarnContext(ctx, "queue.Enqueue validation retry failed", "task", t.Name(), "error", err.Error())
 		}
