@@ -138,7 +138,7 @@ func (w *WFE) keyChange(c echo.Context) error {
 	if h.URL != w.requestURL(c.Request()) {
 		return problem.Unauthorizedf("the inner JWS url must equal the outer one")
 	}
-	inner, err := jose.ParseSignedJSON(mustJSON(f), algorithms)
+	inner, err := jose.ParseSignedJSON(string(f.raw), algorithms)
 	if err != nil {
 		return problem.Malformedf("the inner JWS could not be parsed")
 	}

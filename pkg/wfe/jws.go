@@ -46,6 +46,8 @@ const (
 
 // flattened is the RFC 7515 §7.2.2 flattened JSON serialization.
 type flattened struct {
+	// raw is the body as received, handed to go-jose as is.
+	raw        []byte
 	Protected  string          `json:"protected"`
 	Payload    *string         `json:"payload"`
 	Signature  string          `json:"signature"`
@@ -88,7 +90,7 @@ func (w *WFE) readJWS(r *http.Request) (*flattened, *protectedHeader, error) {
 }
 
 func parseFlattened(body []byte) (*flattened, *protectedHeader, error) {
-	var f flattened
+	f := flattened{raw: body}
 	if err := json.Unmarshal(body, &f); err != nil {
 		return nil, nil, problem.Malformedf("the body is not a JWS in flattened JSON serialization")
 	}
@@ -146,7 +148,7 @@ func (w *WFE) verify(ctx context.Context, r *http.Request, mode keyMode) (*signe
 	if mode == byJWK && hasKID {
 		return nil, problem.Malformedf("newAccount requires a JWS with an embedded jwk, not a kid")
 	}
-	jws, err := jose.ParseSignedJSON(mustJSON(f), algorithms)
+	jws, err := jose.ParseSignedJSON(string(f.raw), algorithms)
 	if err != nil {
 		return nil, problem.Malformedf("the JWS could not be parsed")
 	}
@@ -156,11 +158,9 @@ func (w *WFE) verify(ctx context.Context, r *http.Request, mode keyMode) (*signe
 		if out.account, err = w.accountFromKID(ctx, r, h.KID); err != nil {
 			return nil, err
 		}
-		var k jose.JSONWebKey
-		if err := k.UnmarshalJSON(out.account.Key); err != nil {
-			return nil, fmt.Errorf("stored account key: %w", err)
+		if key, err = w.keys.get(out.account); err != nil {
+			return nil, err
 		}
-		key = &k
 	} else {
 		jwk := jws.Signatures[0].Protected.JSONWebKey
 		if jwk == nil || !jwk.Valid() || !jwk.IsPublic() {
@@ -208,14 +208,6 @@ func checkKeyAlg(key any, alg string) error {
 	return nil
 }
 
-func mustJSON(f *flattened) string {
-	b, _ := json.Marshal(struct {
-		Protected string `json:"protected"`
-		Payload   string `json:"payload"`
-		Signature string `json:"signature"`
-	}{f.Protected, *f.Payload, f.Signature})
-	return string(b)
-}
 
 // accountFromKID resolves a kid (an account URL of this server) to a valid
 // account.

@@ -44,6 +44,7 @@ type WFE struct {
 	log        *slog.Logger
 	retryAfter string
 	echo       *echo.Echo
+	keys       *keyCache
 }
 
 // New returns a WFE.
@@ -52,7 +53,7 @@ func New(cfg Config) (*WFE, error) {
 		return nil, errors.New("wfe: RA and Nonces are required")
 	}
 	w := &WFE{ra: cfg.RA, nonces: cfg.Nonces, base: strings.TrimSuffix(cfg.BaseURL, "/"),
-		maxBody: cfg.MaxBodyBytes, log: cfg.Logger, retryAfter: "1"}
+		maxBody: cfg.MaxBodyBytes, log: cfg.Logger, retryAfter: "1", keys: newKeyCache(100_000)}
 	if w.maxBody <= 0 {
 		w.maxBody = 64 << 10
 	}

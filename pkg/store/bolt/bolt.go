@@ -53,7 +53,7 @@ func bucketNames() []string {
 // to matter to a lone client (an issuance makes about five writes).
 const (
 	DefaultBatchDelay = 2 * time.Millisecond
-	DefaultMaxNonces  = 1 << 20
+	DefaultMaxNonces  = 1 << 17
 )
 
 // Store is the bbolt-backed store.Store. It is safe for concurrent use.

@@ -12,13 +12,21 @@ import (
 // insertion-ordered queue lets expired nonces be forgotten in amortised
 // constant time: nonces are redeemed roughly in the order their expiries
 // fall, and one redeemed out of order only delays forgetting the ones
-// behind it until its own expiry. Memory is bounded by max entries.
+// behind it until its own expiry.
+//
+// Memory is bounded by max entries. When the set is full of unexpired
+// nonces it forgets the oldest-redeemed one and raises a floor to its
+// expiry: from then on every nonce expiring at or before the floor is
+// refused as possibly used. So a full set fails soft (old, unredeemed
+// nonces get badNonce and clients retry with a fresh one), never closed,
+// and a forgotten nonce can never be replayed.
 type nonceSet struct {
 	mu    sync.Mutex
 	used  map[string]int64 // nonce -> expiry, Unix nanoseconds
 	queue []nonceEntry     // insertion order; queue[head:] is live
 	head  int
 	max   int
+	floor int64 // nonces expiring at or before it are refused
 }
 
 type nonceEntry struct {
@@ -31,8 +39,7 @@ func newNonceSet(limit int) *nonceSet {
 }
 
 // redeem records nonce until expires; ErrConflict if it is already
-// recorded, or if the set is full of unexpired nonces (fail closed: the
-// client gets badNonce and retries with a fresh one).
+// recorded or falls at or below the floor.
 func (n *nonceSet) redeem(nonce string, expires, now time.Time) error {
 	exp, nowNs := expires.UnixNano(), now.UnixNano()
 	n.mu.Lock()
@@ -40,13 +47,28 @@ func (n *nonceSet) redeem(nonce string, expires, now time.Time) error {
 	if _, ok := n.used[nonce]; ok {
 		return store.ErrConflict
 	}
+	if exp <= n.floor {
+		return conflict("nonce older than the forgotten ones")
+	}
 	n.prune(nowNs)
-	if len(n.used) >= n.max {
-		return conflict("redeemed-nonce set is full (%d)", n.max)
+	for len(n.used) >= n.max {
+		n.forgetOldest()
 	}
 	n.used[nonce] = exp
 	n.queue = append(n.queue, nonceEntry{nonce: nonce, expires: exp})
 	return nil
+}
+
+// forgetOldest drops the front of the queue and raises the floor so that
+// the dropped nonce stays refused.
+func (n *nonceSet) forgetOldest() {
+	e := n.queue[n.head]
+	if n.used[e.nonce] == e.expires {
+		delete(n.used, e.nonce)
+	}
+	n.floor = max(n.floor, e.expires)
+	n.queue[n.head] = nonceEntry{}
+	n.head++
 }
 
 // prune forgets expired nonces from the front of the queue.

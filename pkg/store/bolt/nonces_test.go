@@ -27,18 +27,22 @@ func TestNonceSet(t *testing.T) {
 			{"a", time.Hour, time.Minute, store.ErrConflict},
 			{"b", time.Hour, time.Minute, nil},
 		}},
-		{"full set fails closed", 2, []step{
+		{"full set forgets the oldest and raises a floor", 2, []step{
 			{"a", time.Hour, 0, nil},
-			{"b", time.Hour, 0, nil},
-			{"c", time.Hour, 0, store.ErrConflict},
-			{"a", time.Hour, 0, store.ErrConflict},
+			{"b", time.Hour + time.Second, 0, nil},
+			{"c", time.Hour + 2*time.Second, 0, nil},                 // forgets a: floor = a's expiry
+			{"a", time.Hour, 0, store.ErrConflict},                   // a forgotten, still refused by the floor
+			{"older", time.Hour - time.Minute, 0, store.ErrConflict}, // never seen, but below the floor
+			{"b", time.Hour + time.Second, 0, store.ErrConflict},     // still remembered
+			{"d", time.Hour + 3*time.Second, 0, nil},                 // newer nonces keep working
 		}},
 		{"expired nonces are forgotten and free space", 2, []step{
 			{"a", time.Minute, 0, nil},
 			{"b", time.Minute, 0, nil},
 			{"c", 2 * time.Hour, time.Hour, nil},
 			{"d", 2 * time.Hour, time.Hour, nil},
-			{"e", 2 * time.Hour, time.Hour, store.ErrConflict},
+			{"e", 2*time.Hour + time.Second, time.Hour, nil},   // full again: c is forgotten, floor = c's expiry
+			{"c", 2 * time.Hour, time.Hour, store.ErrConflict}, // refused by the floor
 		}},
 		{"out-of-order expiry is still remembered until it expires", 10, []step{
 			{"long", 2 * time.Hour, 0, nil},
