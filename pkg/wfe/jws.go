@@ -208,7 +208,6 @@ func checkKeyAlg(key any, alg string) error {
 	return nil
 }
 
-
 // accountFromKID resolves a kid (an account URL of this server) to a valid
 // account.
 func (w *WFE) accountFromKID(ctx context.Context, r *http.Request, kid string) (*core.Account, error) {
