@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/acme"
+
+	"github.com/acmera/acmera/scripts/internal/e2eutil"
 )
 
 // wantACMEError checks an x/crypto/acme error: HTTP status, problem type,
@@ -37,7 +39,7 @@ func wantACMEError(t *testing.T, err error, status int, typ string, mention ...s
 func TestBadJWS(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := e2eutil.TestContext(t, 60*time.Second)
 	cl := e.newClient(ctx, t)
 	raw := newRawClient(ctx, t, e.Srv)
 	acct := string(cl.KID)
@@ -112,7 +114,7 @@ func withSignature(t *testing.T, jws []byte, sig string) []byte {
 func TestBadRequests(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ctx := testCtx(t, 90*time.Second)
+	ctx := e2eutil.TestContext(t, 90*time.Second)
 	cl := e.newClient(ctx, t)
 
 	t.Run("unsupported contact", func(t *testing.T) {

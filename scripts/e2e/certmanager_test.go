@@ -9,6 +9,8 @@ import (
 
 	cmacme "github.com/cert-manager/cert-manager/third_party/forked/acme"
 	"golang.org/x/crypto/acme"
+
+	"github.com/acmera/acmera/scripts/internal/e2eutil"
 )
 
 // finalizeRecorder remembers the status and Location header of the
@@ -38,7 +40,7 @@ func (f *finalizeRecorder) RoundTrip(req *http.Request) (*http.Response, error) 
 func TestCertManagerHTTP01(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := e2eutil.TestContext(t, 60*time.Second)
 	hc := e.Srv.HTTPClient()
 	rec := &finalizeRecorder{base: hc.Transport}
 	hc.Transport = rec

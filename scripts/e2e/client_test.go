@@ -9,12 +9,12 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"net"
-	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/acme"
+
+	"github.com/acmera/acmera/scripts/internal/e2eutil"
 )
 
 // maxLifetime is the longest certificate the embedded default may issue
@@ -50,53 +50,14 @@ type chooser func(z *acme.Authorization) string
 
 func always(typ string) chooser { return func(*acme.Authorization) string { return typ } }
 
-// present publishes the response to one challenge through e's responders
-// (RFC 8555 §8.3, §8.4; RFC 8737 §3).
-func (e *env) present(t *testing.T, cl *acme.Client, z *acme.Authorization, ch *acme.Challenge) {
-	t.Helper()
-	var err error
-	switch ch.Type {
-	case "http-01":
-		var body string
-		if body, err = cl.HTTP01ChallengeResponse(ch.Token); err == nil {
-			e.HTTP01.Set(ch.Token, body)
-		}
-	case "dns-01":
-		var rec string
-		if rec, err = cl.DNS01ChallengeRecord(ch.Token); err == nil {
-			e.DNS.AddTXT("_acme-challenge."+z.Identifier.Value, rec)
-		}
-	case "tls-alpn-01":
-		name := z.Identifier.Value
-		if ip := net.ParseIP(name); ip != nil {
-			name = "" // RFC 8738 §6: no SNI; not used by these tests
-		}
-		cert, cerr := cl.TLSALPN01ChallengeCert(ch.Token, z.Identifier.Value)
-		if err = cerr; err == nil {
-			e.ALPN.Set(name, cert)
-		}
-	default:
-		t.Fatalf("no responder for %s", ch.Type)
-	}
-	if err != nil {
-		t.Fatalf("%s response for %s: %v", ch.Type, z.Identifier.Value, err)
-	}
-}
-
 // findChallenge returns z's challenge of type typ.
 func findChallenge(t *testing.T, z *acme.Authorization, typ string) *acme.Challenge {
 	t.Helper()
-	for _, ch := range z.Challenges {
-		if ch.Type == typ {
-			return ch
-		}
+	ch, err := e2eutil.FindChallenge(z, typ)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var have []string
-	for _, ch := range z.Challenges {
-		have = append(have, ch.Type)
-	}
-	t.Fatalf("authorization for %s offers %v, not %s", z.Identifier.Value, have, typ)
-	return nil
+	return ch
 }
 
 // authorize places an order and answers one challenge per authorization,
@@ -119,7 +80,9 @@ func (e *env) authorize(ctx context.Context, t *testing.T, cl *acme.Client, ids 
 			continue
 		}
 		ch := findChallenge(t, z, pick(z))
-		e.present(t, cl, z, ch)
+		if err := e.Present(cl, z, ch); err != nil {
+			t.Fatalf("%s response for %s: %v", ch.Type, z.Identifier.Value, err)
+		}
 		if _, err := cl.Accept(ctx, ch); err != nil {
 			t.Fatalf("Accept %s for %s: %v", ch.Type, z.Identifier.Value, err)
 		}
@@ -168,50 +131,14 @@ func (e *env) issue(ctx context.Context, t *testing.T, cl *acme.Client, ids []ac
 	return chain, key
 }
 
-// verifyChain checks a downloaded chain: it verifies to the server's root
-// for TLS server auth, the leaf's SANs are exactly the identifiers, the
-// leaf holds the CSR's key, and the lifetime is the default (≤ 24 h).
+// verifyChain checks a downloaded chain (e2eutil.VerifyChain: it verifies
+// to roots, names exactly ids and holds pub) and that the leaf's lifetime
+// is the default (≤ 24 h).
 func verifyChain(t *testing.T, roots *x509.CertPool, chain [][]byte, ids []acme.AuthzID, pub crypto.PublicKey) *x509.Certificate {
 	t.Helper()
-	if len(chain) < 2 {
-		t.Fatalf("chain has %d certificates, want leaf + intermediate", len(chain))
-	}
-	certs := make([]*x509.Certificate, len(chain))
-	for i, der := range chain {
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatalf("chain[%d]: x509.ParseCertificate: %v", i, err)
-		}
-		certs[i] = c
-	}
-	leaf, inter := certs[0], x509.NewCertPool()
-	for _, c := range certs[1:] {
-		inter.AddCert(c)
-	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
-		t.Fatalf("leaf does not verify to root.pem: %v", err)
-	}
-	var wantDNS, wantIP, gotIP []string
-	for _, id := range ids {
-		if id.Type == "ip" {
-			wantIP = append(wantIP, net.ParseIP(id.Value).String())
-		} else {
-			wantDNS = append(wantDNS, strings.ToLower(id.Value))
-		}
-	}
-	for _, ip := range leaf.IPAddresses {
-		gotIP = append(gotIP, ip.String())
-	}
-	gotDNS := slices.Clone(leaf.DNSNames)
-	slices.Sort(wantDNS)
-	slices.Sort(gotDNS)
-	slices.Sort(wantIP)
-	slices.Sort(gotIP)
-	if !slices.Equal(gotDNS, wantDNS) || !slices.Equal(gotIP, wantIP) {
-		t.Errorf("leaf SANs: DNS %q IP %q, want DNS %q IP %q", gotDNS, gotIP, wantDNS, wantIP)
-	}
-	if k, ok := pub.(interface{ Equal(crypto.PublicKey) bool }); !ok || !k.Equal(leaf.PublicKey) {
-		t.Errorf("leaf public key is not the CSR's key")
+	leaf, err := e2eutil.VerifyChain(roots, chain, ids, pub)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if life := leaf.NotAfter.Sub(leaf.NotBefore); life > maxLifetime || life <= 0 {
 		t.Errorf("leaf lifetime %s, want the 24h default", life)

@@ -10,6 +10,6 @@
 // server's validation at them with ACMERA_HTTP01_PORT,
 // ACMERA_TLSALPN01_PORT and ACMERA_RESOLVERS.
 //
-// certbot tests need /usr/bin/certbot (Debian's package): they skip when it
+// certbot tests need certbot (Debian's package) on PATH: they skip when it
 // is missing, except with CI=true, where a missing certbot fails.
 package e2e

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/acme"
+
+	"github.com/acmera/acmera/scripts/internal/e2eutil"
 )
 
 // replayTransport makes a client reuse a spent nonce once: it reads the
@@ -85,7 +87,7 @@ func jwsNonce(body []byte) string {
 func TestXCryptoBadNonceRetry(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := e2eutil.TestContext(t, 60*time.Second)
 	hc := e.Srv.HTTPClient()
 	rt := &replayTransport{base: hc.Transport, armed: true}
 	hc.Transport = rt

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/acme"
+
+	"github.com/acmera/acmera/scripts/internal/e2eutil"
 )
 
 // TestXCryptoChallenges issues one certificate per challenge type with
@@ -15,7 +17,7 @@ import (
 func TestXCryptoChallenges(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ctx := testCtx(t, 90*time.Second)
+	ctx := e2eutil.TestContext(t, 90*time.Second)
 	cl := e.newClient(ctx, t)
 	tests := []struct {
 		name string
@@ -50,7 +52,7 @@ func TestXCryptoChallenges(t *testing.T) {
 func TestXCryptoWildcardAndApex(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := e2eutil.TestContext(t, 60*time.Second)
 	cl := e.newClient(ctx, t)
 	ids := acme.DomainIDs("*.wild.e2e.test", "wild.e2e.test")
 	var wildcardOffers []string
@@ -75,7 +77,7 @@ func TestXCryptoWildcardAndApex(t *testing.T) {
 func TestXCryptoDNS01FollowsCNAME(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := e2eutil.TestContext(t, 60*time.Second)
 	cl := e.newClient(ctx, t)
 	e.DNS.SetCNAME("_acme-challenge.cname.e2e.test", "_acme-challenge.delegated.e2e.test")
 	ids := acme.DomainIDs("cname.e2e.test")
@@ -107,7 +109,7 @@ func TestXCryptoDNS01FollowsCNAME(t *testing.T) {
 func TestXCryptoKeyRollover(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ctx := testCtx(t, 60*time.Second)
+	ctx := e2eutil.TestContext(t, 60*time.Second)
 	cl := e.newClient(ctx, t)
 	acct, err := cl.GetReg(ctx, "")
 	if err != nil {
@@ -149,7 +151,7 @@ func TestXCryptoKeyRollover(t *testing.T) {
 func TestXCryptoRevocation(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	ctx := testCtx(t, 90*time.Second)
+	ctx := e2eutil.TestContext(t, 90*time.Second)
 	cl := e.newClient(ctx, t)
 	stranger := e.newClient(ctx, t)
 	raw := newRawClient(ctx, t, e.Srv)

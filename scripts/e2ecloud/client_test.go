@@ -10,12 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/crypto/acme"
+
+	"github.com/acmera/acmera/scripts/internal/e2eutil"
 )
 
 // retryTransport re-sends a request whose connection failed (the server
@@ -104,45 +105,6 @@ func (a answered) IDs() (authzID, challengeID string) {
 	return parts[len(parts)-2], parts[len(parts)-1]
 }
 
-// present publishes the response to a challenge (RFC 8555 §8.3, §8.4;
-// RFC 8737 §3).
-func (s *stack) present(cl *acme.Client, z *acme.Authorization, ch *acme.Challenge) error {
-	switch ch.Type {
-	case "http-01":
-		body, err := cl.HTTP01ChallengeResponse(ch.Token)
-		if err != nil {
-			return fmt.Errorf("HTTP01ChallengeResponse: %w", err)
-		}
-		s.HTTP01.Set(ch.Token, body)
-	case "dns-01":
-		rec, err := cl.DNS01ChallengeRecord(ch.Token)
-		if err != nil {
-			return fmt.Errorf("DNS01ChallengeRecord: %w", err)
-		}
-		s.DNS.AddTXT("_acme-challenge."+z.Identifier.Value, rec)
-	case "tls-alpn-01":
-		cert, err := cl.TLSALPN01ChallengeCert(ch.Token, z.Identifier.Value)
-		if err != nil {
-			return fmt.Errorf("TLSALPN01ChallengeCert: %w", err)
-		}
-		s.ALPN.Set(z.Identifier.Value, cert)
-	default:
-		return fmt.Errorf("no responder for %s", ch.Type)
-	}
-	return nil
-}
-
-func findChallenge(z *acme.Authorization, typ string) (*acme.Challenge, error) {
-	var have []string
-	for _, ch := range z.Challenges {
-		if ch.Type == typ {
-			return ch, nil
-		}
-		have = append(have, ch.Type)
-	}
-	return nil, fmt.Errorf("authorization for %s offers %v, not %s", z.Identifier.Value, have, typ)
-}
-
 // authorize places an order for names and answers one challenge of type
 // typ per pending authorization, then waits for the order to be ready
 // (RFC 8555 §7.4, §7.5.1).
@@ -160,11 +122,11 @@ func (s *stack) authorize(ctx context.Context, cl *acme.Client, names []string, 
 		if z.Status == acme.StatusValid {
 			continue
 		}
-		ch, err := findChallenge(z, typ)
+		ch, err := e2eutil.FindChallenge(z, typ)
 		if err != nil {
 			return o, done, err
 		}
-		if err := s.present(cl, z, ch); err != nil {
+		if err := s.Present(cl, z, ch); err != nil {
 			return o, done, err
 		}
 		if _, err := cl.Accept(ctx, ch); err != nil {
@@ -221,40 +183,6 @@ func finalize(ctx context.Context, cl *acme.Client, o *acme.Order, names []strin
 	return chain, key, nil
 }
 
-// verifyChain checks a downloaded chain: it verifies to roots for TLS
-// server auth, the leaf names exactly names and holds pub.
-func verifyChain(roots *x509.CertPool, chain [][]byte, names []string, pub crypto.PublicKey) (*x509.Certificate, error) {
-	if len(chain) < 2 {
-		return nil, fmt.Errorf("chain has %d certificates, want leaf + intermediate", len(chain))
-	}
-	certs := make([]*x509.Certificate, len(chain))
-	for i, der := range chain {
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			return nil, fmt.Errorf("chain[%d]: x509.ParseCertificate: %w", i, err)
-		}
-		certs[i] = c
-	}
-	leaf, inter := certs[0], x509.NewCertPool()
-	for _, c := range certs[1:] {
-		inter.AddCert(c)
-	}
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}); err != nil {
-		return nil, fmt.Errorf("leaf does not verify to the CAS root: %w", err)
-	}
-	got, want := slices.Clone(leaf.DNSNames), slices.Clone(names)
-	slices.Sort(got)
-	slices.Sort(want)
-	if !slices.Equal(got, want) {
-		return nil, fmt.Errorf("leaf DNS names %q, want %q", got, want)
-	}
-	if k, ok := pub.(interface{ Equal(crypto.PublicKey) bool }); !ok || !k.Equal(leaf.PublicKey) {
-		return nil, errors.New("leaf public key is not the CSR's key")
-	}
-	return leaf, nil
-}
-
 // issued is one completed x/crypto/acme issuance.
 type issued struct {
 	Order    *acme.Order
@@ -272,7 +200,7 @@ func (s *stack) issue(ctx context.Context, cl *acme.Client, roots *x509.CertPool
 	if err != nil {
 		return nil, err
 	}
-	leaf, err := verifyChain(roots, chain, names, key.Public())
+	leaf, err := e2eutil.VerifyChain(roots, chain, acme.DomainIDs(names...), key.Public())
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/acme"
+
+	"github.com/acmera/acmera/scripts/internal/e2eutil"
 )
 
 const (
@@ -42,7 +44,7 @@ func TestCrashSafety(t *testing.T) {
 	gcp := startFakeGCP(t)
 	s := newStack(t, gcp.gcpEndpoints)
 	roots := gcp.Roots(t)
-	ctx := testCtx(t, 150*time.Second)
+	ctx := e2eutil.TestContext(t, 150*time.Second)
 	var retries atomic.Int64
 	runs := make([]*crashRun, crashOrders)
 	var wg sync.WaitGroup
@@ -97,7 +99,7 @@ func (s *stack) runCrashOrder(ctx context.Context, r *crashRun, roots *x509.Cert
 	if err != nil {
 		return err
 	}
-	r.leaf, err = verifyChain(roots, chain, []string{r.name}, key.Public())
+	r.leaf, err = e2eutil.VerifyChain(roots, chain, acme.DomainIDs(r.name), key.Public())
 	return err
 }
 

@@ -19,7 +19,7 @@
 // The Firestore emulator is taken from FIRESTORE_EMULATOR_HOST, else
 // started with scripts/firestore-emulator.sh; if neither works the tests
 // skip, except with CI=true, where they fail. certbot tests need
-// /usr/bin/certbot and follow the same rule. The binaries are built once
+// certbot on PATH and follow the same rule. The binaries are built once
 // per run (or taken from ACMERA_E2E_BIN and ACMERA_FAKEGCP_BIN). With
 // ACMERA_E2ECLOUD_LOGS=DIR the processes' logs are kept there, one
 // directory per test.

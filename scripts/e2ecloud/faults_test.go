@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/acmera/acmera/pkg/queue"
+	"github.com/acmera/acmera/scripts/internal/e2eutil"
 )
 
 // deliveryWait bounds waiting for the Cloud Tasks fake to deliver a task.
@@ -33,7 +34,7 @@ func TestFaults(t *testing.T) {
 	needEmulator(t)
 	gcp := startFakeGCP(t)
 	s := newStack(t, gcp.gcpEndpoints)
-	f := &faultRun{s: s, gcp: gcp, roots: gcp.Roots(t), ctx: testCtx(t, 2*time.Minute)}
+	f := &faultRun{s: s, gcp: gcp, roots: gcp.Roots(t), ctx: e2eutil.TestContext(t, 2*time.Minute)}
 	var err error
 	f.cl, err = newClient(s.DirURL, nil)
 	mustf(t, err, "newClient")
@@ -84,7 +85,7 @@ func (f *faultRun) duplicate(t *testing.T) *issued {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitStats(t, testCtx(t, deliveryWait), f.gcp, "the duplicate delivery", func(st gcpStats) bool {
+	waitStats(t, e2eutil.TestContext(t, deliveryWait), f.gcp, "the duplicate delivery", func(st gcpStats) bool {
 		return st.Tasks.Duplicates == before.Tasks.Duplicates+1
 	})
 	checkUnchanged(t, f.s, f.cl, is, 1)
@@ -112,7 +113,7 @@ func (f *faultRun) late(t *testing.T, done *issued) {
 	mustf(t, createTask(f.ctx, tasks, f.s, "late-"+validate.Name(), validate), "CreateTask late validate")
 	fin := queue.Task{Kind: queue.KindFinalize, Profile: "acme", OrderID: lastSegment(done.Order.URI)}
 	mustf(t, createTask(f.ctx, tasks, f.s, "late-"+fin.Name(), fin), "CreateTask late finalize")
-	waitStats(t, testCtx(t, deliveryWait), f.gcp, "two late tasks succeeded", func(st gcpStats) bool {
+	waitStats(t, e2eutil.TestContext(t, deliveryWait), f.gcp, "two late tasks succeeded", func(st gcpStats) bool {
 		return st.Tasks.Succeeded >= before.Tasks.Succeeded+2
 	})
 	after := f.gcp.Stats(t)
@@ -149,7 +150,7 @@ func checkUnchanged(t *testing.T, s *stack, cl *acme.Client, is *issued, wantEve
 	if h := s.HTTP01.Hits(ch.Challenge.Token); h != wantEvents {
 		t.Errorf("http-01 token fetched %d times, want %d", h, wantEvents)
 	}
-	ctx := testCtx(t, 30*time.Second)
+	ctx := e2eutil.TestContext(t, 30*time.Second)
 	z, err := cl.GetAuthorization(ctx, ch.Authz.URI)
 	mustf(t, err, "GetAuthorization")
 	if c := challengeOf(z, ch.Challenge.URI); z.Status != acme.StatusValid || c == nil || c.Status != acme.StatusValid {

@@ -1,22 +1,17 @@
 package e2ecloud
 
 import (
-	"crypto"
 	"crypto/x509"
-	"encoding/pem"
-	"errors"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
-)
 
-// certbotBin is Debian's certbot.
-const certbotBin = "/usr/bin/certbot"
+	"golang.org/x/crypto/acme"
+
+	"github.com/acmera/acmera/scripts/internal/e2eutil"
+)
 
 // TestIssuance issues certificates through the whole Cloud stack (Firestore
 // emulator, fakegcp, an ACME process and a Validate process) with
@@ -31,7 +26,7 @@ func TestIssuance(t *testing.T) {
 	gcp := startFakeGCP(t)
 	s := newStack(t, gcp.gcpEndpoints)
 	roots := gcp.Roots(t)
-	ctx := testCtx(t, 3*time.Minute)
+	ctx := e2eutil.TestContext(t, 3*time.Minute)
 	cl, err := newClient(s.DirURL, nil)
 	mustf(t, err, "newClient")
 	mustf(t, register(ctx, cl), "register")
@@ -83,15 +78,15 @@ func TestIssuance(t *testing.T) {
 // API), and passes each leaf to record.
 func certbotIssuances(t *testing.T, s *stack, roots *x509.CertPool, record func(*testing.T, *x509.Certificate, string)) {
 	t.Run("certbot/http-01", func(t *testing.T) {
-		leaf := runCertbot(t, s, roots, "certbot-http.example.test", "--standalone",
+		cb := e2eutil.NeedCertbot(t)
+		leaf := runCertbot(t, cb, s, roots, "certbot-http.example.test", "--standalone",
 			"--http-01-port", strconv.Itoa(s.HTTP01.Port), "--http-01-address", "127.0.0.1")
 		record(t, leaf, "http-01")
 	})
 	t.Run("certbot/dns-01", func(t *testing.T) {
 		name := "certbot-dns.example.test"
-		auth, cleanup := hookScripts(t)
-		leaf := runCertbot(t, s, roots, name, "--manual", "--preferred-challenges", "dns",
-			"--manual-auth-hook", auth, "--manual-cleanup-hook", cleanup)
+		cb := e2eutil.NeedCertbot(t)
+		leaf := runCertbot(t, cb, s, roots, name, cb.ManualDNS("../../testdata/e2e")...)
 		if v := s.DNS.TXT("_acme-challenge." + name); len(v) != 0 {
 			t.Errorf("TXT records left after certbot's cleanup hook: %q", v)
 		}
@@ -141,99 +136,13 @@ func checkValidations(t *testing.T, s *stack, want map[string]int) {
 
 // runCertbot runs `certbot certonly` for name against the stack with the
 // given authenticator flags and returns the verified leaf.
-func runCertbot(t *testing.T, s *stack, roots *x509.CertPool, name string, auth ...string) *x509.Certificate {
+func runCertbot(t *testing.T, cb *e2eutil.Certbot, s *stack, roots *x509.CertPool, name string, auth ...string) *x509.Certificate {
 	t.Helper()
-	if _, err := os.Stat(certbotBin); err != nil {
-		missing(t, "certbot not installed: %v", err)
-	}
-	dir := t.TempDir()
-	args := append([]string{"certonly", "--non-interactive", "--agree-tos", "--register-unsafely-without-email",
-		"--server", s.DirURL, "-d", name, "--config-dir", filepath.Join(dir, "config"),
-		"--work-dir", filepath.Join(dir, "work"), "--logs-dir", filepath.Join(dir, "logs")}, auth...)
-	cmd := exec.CommandContext(testCtx(t, 2*time.Minute), certbotBin, args...)
-	cmd.Env = append(os.Environ(), "TESTDNS_URL="+s.DNS.ControlURL())
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		log, _ := os.ReadFile(filepath.Join(dir, "logs", "letsencrypt.log"))
-		t.Fatalf("certbot %s: %v\n%s\n--- letsencrypt.log (tail) ---\n%s", strings.Join(args, " "), err, out, tail(log, 6<<10))
-	}
-	live := filepath.Join(dir, "config", "live", name)
-	chain := readPEMChain(t, filepath.Join(live, "fullchain.pem"))
-	key := readKey(t, filepath.Join(live, "privkey.pem"))
-	leaf, err := verifyChain(roots, chain, []string{name}, key.Public())
-	if err != nil {
-		t.Fatalf("certbot's certificate: %v", err)
-	}
+	cb.Env = append(cb.Env, "TESTDNS_URL="+s.DNS.ControlURL())
+	cb.Must(slices.Concat([]string{"certonly", "--agree-tos", "--register-unsafely-without-email",
+		"--server", s.DirURL, "-d", name}, auth)...)
+	chain, key := cb.Lineage(name)
+	leaf, err := e2eutil.VerifyChain(roots, chain, acme.DomainIDs(name), key.Public())
+	mustf(t, err, "certbot's certificate")
 	return leaf
-}
-
-// hookScripts writes certbot's dns-01 hooks: they publish and remove the
-// TXT record through testdns's control API with curl.
-func hookScripts(t *testing.T) (auth, cleanup string) {
-	t.Helper()
-	dir := t.TempDir()
-	const common = "#!/bin/sh\nset -eu\n"
-	const args = `--data-urlencode "name=_acme-challenge.$CERTBOT_DOMAIN" --data-urlencode "value=$CERTBOT_VALIDATION"`
-	auth, cleanup = filepath.Join(dir, "auth.sh"), filepath.Join(dir, "cleanup.sh")
-	scripts := map[string]string{
-		auth:    common + `curl -fsS --noproxy '*' -X POST "$TESTDNS_URL/txt" ` + args + "\n",
-		cleanup: common + `curl -fsS --noproxy '*' -G -X DELETE "$TESTDNS_URL/txt" ` + args + "\n",
-	}
-	for path, body := range scripts {
-		mustf(t, os.WriteFile(path, []byte(body), 0o700), "write %s", path)
-	}
-	return auth, cleanup
-}
-
-func readPEMChain(t *testing.T, path string) [][]byte {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	mustf(t, err, "read %s", path)
-	var chain [][]byte
-	for {
-		var blk *pem.Block
-		if blk, b = pem.Decode(b); blk == nil {
-			break
-		}
-		if blk.Type == "CERTIFICATE" {
-			chain = append(chain, blk.Bytes)
-		}
-	}
-	return chain
-}
-
-func readKey(t *testing.T, path string) crypto.Signer {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	mustf(t, err, "read %s", path)
-	blk, _ := pem.Decode(b)
-	if blk == nil {
-		t.Fatalf("%s: no PEM block", path)
-	}
-	k, err := parseKey(blk.Bytes)
-	mustf(t, err, "parse %s", path)
-	return k
-}
-
-func parseKey(der []byte) (crypto.Signer, error) {
-	if k, err := x509.ParsePKCS8PrivateKey(der); err == nil {
-		if s, ok := k.(crypto.Signer); ok {
-			return s, nil
-		}
-		return nil, fmt.Errorf("PKCS#8 key %T is not a signer", k)
-	}
-	if k, err := x509.ParseECPrivateKey(der); err == nil {
-		return k, nil
-	}
-	if k, err := x509.ParsePKCS1PrivateKey(der); err == nil {
-		return k, nil
-	}
-	return nil, errors.New("not a PKCS#8, SEC 1 or PKCS#1 private key")
-}
-
-func tail(b []byte, n int) []byte {
-	if len(b) > n {
-		return b[len(b)-n:]
-	}
-	return b
 }

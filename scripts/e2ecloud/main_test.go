@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/acmera/acmera/scripts/internal/e2eutil"
 )
 
 // Set once by TestMain before any test runs, read-only afterwards.
@@ -21,10 +23,8 @@ var (
 	emulatorErr error  // why no emulator is available
 )
 
-const (
-	buildTimeout    = 5 * time.Minute
-	emulatorTimeout = 60 * time.Second
-)
+// emulatorTimeout bounds each start and stop of the Firestore emulator.
+const emulatorTimeout = 60 * time.Second
 
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
@@ -44,14 +44,13 @@ func runMain(m *testing.M) int {
 		env string
 		pkg string
 	}{
-		{&acmeraBin, "ACMERA_E2E_BIN", "github.com/acmera/acmera/functions/acmera"},
+		{&acmeraBin, "ACMERA_E2E_BIN", e2eutil.AcmeraPkg},
 		{&fakegcpBin, "ACMERA_FAKEGCP_BIN", "github.com/acmera/acmera/scripts/fakegcp"},
 	} {
 		if *b.dst = os.Getenv(b.env); *b.dst != "" {
 			continue
 		}
-		*b.dst = filepath.Join(dir, filepath.Base(b.pkg))
-		if err := goBuild(*b.dst, b.pkg); err != nil {
+		if *b.dst, err = e2eutil.Build(context.Background(), dir, b.pkg); err != nil {
 			fmt.Fprintln(os.Stderr, "e2ecloud:", err)
 			return 1
 		}
@@ -59,17 +58,6 @@ func runMain(m *testing.M) int {
 	stop := findEmulator(filepath.Join(dir, "emulator"))
 	defer stop()
 	return m.Run()
-}
-
-func goBuild(out, pkg string) error {
-	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build %s: %w", pkg, err)
-	}
-	return nil
 }
 
 // findEmulator sets emulator from FIRESTORE_EMULATOR_HOST, or starts one
@@ -126,14 +114,5 @@ func needEmulator(t *testing.T) {
 	if emulator != "" {
 		return
 	}
-	missing(t, "no Firestore emulator (set FIRESTORE_EMULATOR_HOST or install google-cloud-cli-firestore-emulator and java): %v", emulatorErr)
-}
-
-// missing skips, or fails under CI=true, for a missing prerequisite.
-func missing(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
+	e2eutil.Missing(t, "no Firestore emulator (set FIRESTORE_EMULATOR_HOST or install google-cloud-cli-firestore-emulator and java): %v", emulatorErr)
 }

@@ -24,7 +24,7 @@ import (
 	"github.com/acmera/acmera/pkg/ra"
 	"github.com/acmera/acmera/pkg/store/firestore"
 	"github.com/acmera/acmera/pkg/va"
-	"github.com/acmera/acmera/scripts/testdns"
+	"github.com/acmera/acmera/scripts/internal/e2eutil"
 )
 
 // opsBudget is the design's goal for Firestore document operations per
@@ -164,7 +164,7 @@ func requestLabel(r *http.Request) string {
 func TestFirestoreOpsPerIssuance(t *testing.T) {
 	t.Parallel()
 	needEmulator(t)
-	ctx := testCtx(t, 2*time.Minute)
+	ctx := e2eutil.TestContext(t, 2*time.Minute)
 	m := &meter{counter: firestore.NewOpCounter(), tasks: make(chan string, 16)}
 	st, err := firestore.New(ctx, firestore.Config{ProjectID: "e2ecloud-ops", EmulatorHost: emulator,
 		CollectionPrefix: "ops" + randHex(t, 6) + "_", DialOptions: append(m.counter.DialOptions(), m.rpcs.dialOptions()...)})
@@ -172,11 +172,8 @@ func TestFirestoreOpsPerIssuance(t *testing.T) {
 	t.Cleanup(func() { _ = st.Close() })
 	issuer, err := local.Open(ctx, local.Config{Dir: t.TempDir()})
 	mustf(t, err, "local.Open")
-	dns, err := testdns.Start(ctx, testdns.Config{})
-	mustf(t, err, "testdns.Start")
-	t.Cleanup(func() { _ = dns.Close() })
-	http01 := startHTTP01(t)
-	v, err := va.New(va.Config{Resolvers: []string{dns.Addr()}, HTTP01Port: http01.Port, TLSALPN01Port: freePort(t)})
+	rsp := e2eutil.StartResponders(t, false)
+	v, err := va.New(va.Config{Resolvers: []string{rsp.DNS.Addr()}, HTTP01Port: rsp.HTTP01.Port, TLSALPN01Port: rsp.ALPN.Port})
 	mustf(t, err, "va.New")
 	// Two RAs, as the ACME and Validate functions each build their own (and
 	// so each has its own account cache).
@@ -193,7 +190,7 @@ func TestFirestoreOpsPerIssuance(t *testing.T) {
 	mustf(t, err, "NewHandler")
 	srv := httptest.NewServer(m.handler(h))
 	t.Cleanup(srv.Close)
-	s := &stack{t: t, DNS: dns, HTTP01: http01}
+	s := &stack{Responders: rsp, t: t}
 
 	start := m.counter.Snapshot()
 	cl, err := newClient(srv.URL+"/acme/acme/directory", nil)
@@ -226,11 +223,11 @@ func measuredIssue(ctx context.Context, s *stack, m *meter, cl *acme.Client, nam
 		if z.Status == acme.StatusValid {
 			continue
 		}
-		ch, err := findChallenge(z, "http-01")
+		ch, err := e2eutil.FindChallenge(z, "http-01")
 		if err != nil {
 			return err
 		}
-		if err := s.present(cl, z, ch); err != nil {
+		if err := s.Present(cl, z, ch); err != nil {
 			return err
 		}
 		if _, err := cl.Accept(ctx, ch); err != nil {

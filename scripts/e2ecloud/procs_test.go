@@ -1,29 +1,25 @@
 package e2ecloud
 
 import (
-	"bufio"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/acmera/acmera/scripts/fakegcp/tasksfake"
+	"github.com/acmera/acmera/scripts/internal/e2eutil"
 )
 
-const (
-	startTimeout = 20 * time.Second // process start to serving
-	killTimeout  = 10 * time.Second // SIGKILL to exit observed
-)
+// startTimeout bounds a process's start, to serving.
+const startTimeout = 20 * time.Second
 
 // gcpEndpoints are where the functions find the Google fakes.
 type gcpEndpoints struct {
@@ -50,51 +46,33 @@ type gcpStats struct {
 // test ends.
 func startFakeGCP(t *testing.T) *fakeGCP {
 	t.Helper()
-	logf := openLog(t, logPath(t, "fakegcp.log"))
-	cmd := exec.Command(fakegcpBin, "-cas", "127.0.0.1:0", "-tasks", "127.0.0.1:0", "-http", "127.0.0.1:0")
-	cmd.Stderr = logf
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatalf("StdoutPipe: %v", err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start fakegcp: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited; _ = logf.Close() })
-	lines := make(chan map[string]string, 1)
-	go func() {
-		kv := map[string]string{}
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-				kv[k] = v
-			}
-			if kv["pool"] != "" {
-				lines <- kv
-				break
-			}
+	kv := map[string]string{} // its address lines, "name=host:port"
+	banner := func(line string) bool {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			kv[k] = v
 		}
-		_, _ = io.Copy(logf, stdout)
-	}()
-	select {
-	case kv := <-lines:
-		f := &fakeGCP{HTTP: "http://" + kv["http"], Pool: kv["pool"]}
-		f.CAS, f.Tasks, f.JWKSURL = kv["cas"], kv["tasks"], f.HTTP+"/jwks"
-		return f
-	case <-exited:
-		t.Fatalf("fakegcp exited before printing its addresses")
-	case <-time.After(startTimeout):
-		t.Fatalf("fakegcp printed no addresses within %s", startTimeout)
+		return kv["pool"] != ""
 	}
-	return nil
+	cmd := exec.Command(fakegcpBin, "-cas", e2eutil.Loopback, "-tasks", e2eutil.Loopback, "-http", e2eutil.Loopback)
+	p, err := e2eutil.StartProcess(e2eutil.ProcessConfig{Name: "fakegcp", Cmd: cmd, LogPath: logPath(t, "fakegcp.log"), Banner: banner})
+	mustf(t, err, "start fakegcp")
+	t.Cleanup(func() {
+		if err := p.Kill(); err != nil {
+			t.Error(err)
+		}
+	})
+	if _, err := p.WaitBanner(e2eutil.TestContext(t, startTimeout)); err != nil {
+		t.Fatalf("fakegcp addresses: %v", err)
+	}
+	f := &fakeGCP{HTTP: "http://" + kv["http"], Pool: kv["pool"]}
+	f.CAS, f.Tasks, f.JWKSURL = kv["cas"], kv["tasks"], f.HTTP+"/jwks"
+	return f
 }
 
 // Stats reads GET /stats.
 func (f *fakeGCP) Stats(t *testing.T) gcpStats {
 	t.Helper()
-	res, err := httpClient().Get(f.HTTP + "/stats")
+	res, err := e2eutil.HTTPClient(nil).Get(f.HTTP + "/stats")
 	if err != nil {
 		t.Fatalf("GET /stats: %v", err)
 	}
@@ -109,7 +87,7 @@ func (f *fakeGCP) Stats(t *testing.T) gcpStats {
 // Post calls a fault-injection endpoint, such as "/fail?service=cas&...".
 func (f *fakeGCP) Post(t *testing.T, pathQuery string) {
 	t.Helper()
-	res, err := httpClient().Post(f.HTTP+pathQuery, "", nil)
+	res, err := e2eutil.HTTPClient(nil).Post(f.HTTP+pathQuery, "", nil)
 	if err != nil {
 		t.Fatalf("POST %s: %v", pathQuery, err)
 	}
@@ -122,7 +100,7 @@ func (f *fakeGCP) Post(t *testing.T, pathQuery string) {
 // Roots returns the CAS fake's root as a pool, from GET /root.pem.
 func (f *fakeGCP) Roots(t *testing.T) *x509.CertPool {
 	t.Helper()
-	res, err := httpClient().Get(f.HTTP + "/root.pem")
+	res, err := e2eutil.HTTPClient(nil).Get(f.HTTP + "/root.pem")
 	if err != nil {
 		t.Fatalf("GET /root.pem: %v", err)
 	}
@@ -146,8 +124,7 @@ type fnProc struct {
 	port    int
 	env     []string
 	logPath string
-	cmd     *exec.Cmd
-	exited  chan struct{}
+	proc    *e2eutil.Process // nil when not running
 }
 
 func newFnProc(t *testing.T, target string, port int, env []string) *fnProc {
@@ -155,7 +132,7 @@ func newFnProc(t *testing.T, target string, port int, env []string) *fnProc {
 	t.Cleanup(func() {
 		p.Kill()
 		if t.Failed() {
-			p.dumpLog()
+			e2eutil.DumpLog(t, target, p.logPath)
 		}
 	})
 	return p
@@ -164,57 +141,34 @@ func newFnProc(t *testing.T, target string, port int, env []string) *fnProc {
 // URL is the function's base URL, with a trailing slash.
 func (p *fnProc) URL() string { return "http://127.0.0.1:" + strconv.Itoa(p.port) + "/" }
 
-// Start runs the process and waits, bounded, until it serves HTTP.
+// Start runs the process and waits, bounded, until it serves HTTP: the
+// ACME function its directory (200), the Validate function any answer.
 func (p *fnProc) Start() {
 	t := p.t
 	t.Helper()
-	logf := openLog(t, p.logPath)
 	cmd := exec.Command(acmeraBin)
 	cmd.Env = append(append([]string{}, p.env...), "FUNCTION_TARGET="+p.target, "PORT="+strconv.Itoa(p.port))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", p.target, err)
-	}
-	p.cmd, p.exited = cmd, make(chan struct{})
-	exited := p.exited
-	go func() { _ = cmd.Wait(); _ = logf.Close(); close(exited) }()
-	probe := p.URL()
+	proc, err := e2eutil.StartProcess(e2eutil.ProcessConfig{Name: p.target, Cmd: cmd, LogPath: p.logPath})
+	mustf(t, err, "start %s", p.target)
+	p.proc = proc
+	probe, want := p.URL(), 0
 	if p.target == "ACME" {
-		probe += "acme/acme/directory"
+		probe, want = probe+"acme/acme/directory", http.StatusOK
 	}
-	deadline := time.Now().Add(startTimeout)
-	for {
-		res, err := httpClient().Get(probe)
-		if err == nil {
-			res.Body.Close()
-			if p.target != "ACME" || res.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		select {
-		case <-exited:
-			t.Fatalf("%s exited while starting (%s)", p.target, cmd.ProcessState)
-		case <-time.After(50 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s not serving %s within %s: %v", p.target, probe, startTimeout, err)
-		}
-	}
+	err = e2eutil.WaitHTTP(e2eutil.TestContext(t, startTimeout), e2eutil.HTTPClient(nil), probe, want, proc.Exited())
+	mustf(t, err, "%s not serving", p.target)
 }
 
 // Kill sends SIGKILL (kill -9) and waits for the exit. Killing a stopped
 // process does nothing.
 func (p *fnProc) Kill() {
-	if p.cmd == nil {
+	if p.proc == nil {
 		return
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGKILL)
-	select {
-	case <-p.exited:
-	case <-time.After(killTimeout):
-		p.t.Errorf("%s did not exit within %s of SIGKILL", p.target, killTimeout)
+	if err := p.proc.Kill(); err != nil {
+		p.t.Error(err)
 	}
-	p.cmd = nil
+	p.proc = nil
 }
 
 // Log returns everything the process (all its runs) logged.
@@ -224,19 +178,6 @@ func (p *fnProc) Log() string {
 		p.t.Fatalf("read %s log: %v", p.target, err)
 	}
 	return string(b)
-}
-
-func (p *fnProc) dumpLog() {
-	b, err := os.ReadFile(p.logPath)
-	if err != nil {
-		p.t.Logf("%s log: %v", p.target, err)
-		return
-	}
-	const max = 12 << 10
-	if len(b) > max {
-		b = b[len(b)-max:]
-	}
-	p.t.Logf("%s log (%s, last %d bytes):\n%s", p.target, p.logPath, len(b), b)
 }
 
 // logEvents returns the JSON log lines whose message is msg.
@@ -270,32 +211,6 @@ func logPath(t *testing.T, name string) string {
 		t.Fatalf("os.MkdirAll: %v", err)
 	}
 	return filepath.Join(dir, name)
-}
-
-func openLog(t *testing.T, path string) *os.File {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatalf("os.OpenFile: %v", err)
-	}
-	return f
-}
-
-// httpClient is a plain loopback client with no proxy.
-func httpClient() *http.Client {
-	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{Proxy: nil}}
-}
-
-// freePort returns a loopback TCP port that was free a moment ago, for
-// processes that bind it themselves.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("net.Listen: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // mustf fails the test on err.

@@ -1,17 +1,13 @@
 package e2ecloud
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"os"
 	"strconv"
-	"strings"
 	"testing"
-	"time"
 
-	"github.com/acmera/acmera/scripts/testdns"
+	"github.com/acmera/acmera/scripts/internal/e2eutil"
 )
 
 // Names the functions are configured with; the fakes accept any project.
@@ -26,12 +22,10 @@ const (
 // emulator never see each other's documents), the Google fakes, and the
 // loopback responders their validations reach.
 type stack struct {
+	*e2eutil.Responders
 	t        *testing.T
 	Project  string
 	GCP      gcpEndpoints
-	DNS      *testdns.Server
-	HTTP01   *http01Responder
-	ALPN     *alpnResponder
 	ACME     *fnProc
 	Validate *fnProc
 	DirURL   string
@@ -41,14 +35,8 @@ type stack struct {
 func newStack(t *testing.T, gcp gcpEndpoints) *stack {
 	t.Helper()
 	needEmulator(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	dns, err := testdns.Start(ctx, testdns.Config{ControlAddr: "127.0.0.1:0"})
-	mustf(t, err, "testdns.Start")
-	t.Cleanup(func() { _ = dns.Close() })
-	s := &stack{t: t, Project: "e2ecloud-" + randHex(t, 6), GCP: gcp, DNS: dns,
-		HTTP01: startHTTP01(t), ALPN: startALPN(t)}
-	acmePort, validatePort := freePort(t), freePort(t)
+	s := &stack{Responders: e2eutil.StartResponders(t, true), t: t, Project: "e2ecloud-" + randHex(t, 6), GCP: gcp}
+	acmePort, validatePort := e2eutil.FreePort(t), e2eutil.FreePort(t)
 	env := s.env(validatePort)
 	s.Validate = newFnProc(t, "Validate", validatePort, env)
 	s.ACME = newFnProc(t, "ACME", acmePort, env)
@@ -58,21 +46,12 @@ func newStack(t *testing.T, gcp gcpEndpoints) *stack {
 	return s
 }
 
-// env is the functions' environment: the caller's minus any acmera,
-// functions-framework or Google setting, plus the stack's.
+// env is the functions' environment: e2eutil.Environ (the caller's minus
+// any acmera, functions-framework or Google setting) plus the stack's.
 func (s *stack) env(validatePort int) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "ACMERA_") || strings.HasPrefix(k, "GOOGLE_") ||
-			k == "FUNCTION_TARGET" || k == "PORT" || k == "FIRESTORE_EMULATOR_HOST" {
-			continue
-		}
-		env = append(env, kv)
-	}
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	return append(env,
+	return e2eutil.Environ(
 		"FIRESTORE_EMULATOR_HOST="+emulator,
 		"GOOGLE_CLOUD_PROJECT="+s.Project,
 		"ACMERA_CAS_POOL="+casPool,
@@ -99,11 +78,4 @@ func randHex(t *testing.T, n int) string {
 	_, err := rand.Read(b)
 	mustf(t, err, "rand.Read")
 	return hex.EncodeToString(b)
-}
-
-// testCtx is a context bounded by d and canceled when the test ends.
-func testCtx(t *testing.T, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }

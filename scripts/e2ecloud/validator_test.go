@@ -17,6 +17,7 @@ import (
 	"github.com/acmera/acmera/pkg/queue"
 	"github.com/acmera/acmera/scripts/fakegcp/casfake"
 	"github.com/acmera/acmera/scripts/fakegcp/tasksfake"
+	"github.com/acmera/acmera/scripts/internal/e2eutil"
 )
 
 // inprocGCP runs the CAS and Cloud Tasks fakes in this process, so the
@@ -57,7 +58,7 @@ func TestValidatorRefusals(t *testing.T) {
 	needEmulator(t)
 	tasks, gcp := inprocGCP(t)
 	s := newStack(t, gcp)
-	ctx := testCtx(t, time.Minute)
+	ctx := e2eutil.TestContext(t, time.Minute)
 	cl, err := newClient(s.DirURL, nil)
 	mustf(t, err, "newClient")
 	mustf(t, register(ctx, cl), "register")
@@ -117,9 +118,9 @@ func processingWithoutTask(t *testing.T, ctx context.Context, s *stack, cl *acme
 	mustf(t, err, "AuthorizeOrder")
 	z, err := cl.GetAuthorization(ctx, o.AuthzURLs[0])
 	mustf(t, err, "GetAuthorization")
-	ch, err := findChallenge(z, "http-01")
+	ch, err := e2eutil.FindChallenge(z, "http-01")
 	mustf(t, err, "findChallenge")
-	mustf(t, s.present(cl, z, ch), "present")
+	mustf(t, s.Present(cl, z, ch), "present")
 	// CreateTask keeps failing until the caller's control step: polling
 	// the authorization re-queues a processing challenge's validation, which
 	// must not reach the validator while the refusals are checked.
@@ -155,7 +156,7 @@ func postTask(t *testing.T, s *stack, signer *tasksfake.Server, claims map[strin
 		mustf(t, err, "MintToken")
 		req.Header.Set("Authorization", "Bearer "+tok)
 	}
-	res, err := httpClient().Do(req)
+	res, err := e2eutil.HTTPClient(nil).Do(req)
 	mustf(t, err, "POST %s", s.ValidatorURL())
 	res.Body.Close()
 	return res.StatusCode

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/acme"
+
+	"github.com/acmera/acmera/scripts/internal/e2eutil"
 )
 
 // maxPoll caps the interval between two polls of an authorization.
@@ -26,7 +28,7 @@ const maxPoll = time.Second
 type worker struct {
 	cl        *acme.Client
 	tr        *http.Transport
-	rsp       *responder
+	rsp       *e2eutil.HTTP01
 	domain    string
 	poll      time.Duration // first poll delay; 0 = the library's WaitAuthorization
 	reconnect bool          // drop idle connections after each issuance
@@ -39,7 +41,7 @@ type worker struct {
 
 // newWorker makes a client with its own connection pool, trusting roots,
 // and registers its account.
-func newWorker(ctx context.Context, dirURL string, roots *x509.CertPool, cnt *counter, rsp *responder, cfg config) (*worker, error) {
+func newWorker(ctx context.Context, dirURL string, roots *x509.CertPool, cnt *counter, rsp *e2eutil.HTTP01, cfg config) (*worker, error) {
 	tr := &http.Transport{
 		TLSClientConfig:     &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
 		MaxIdleConnsPerHost: 4,
@@ -133,8 +135,8 @@ func (w *worker) authorize(ctx context.Context, url string, val *time.Duration) 
 	if err != nil {
 		return "challenge", fmt.Errorf("acme.Client.HTTP01ChallengeResponse: %w", err)
 	}
-	w.rsp.set(ch.Token, ka)
-	defer w.rsp.remove(ch.Token)
+	w.rsp.Set(ch.Token, ka)
+	defer w.rsp.Remove(ch.Token)
 	ch, err = w.cl.Accept(ctx, ch)
 	if err != nil {
 		return "challenge", err

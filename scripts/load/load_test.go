@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/crypto/acme"
+
+	"github.com/acmera/acmera/scripts/internal/e2eutil"
 )
 
 // TestLoadAgainstBinary builds acmera, runs the load tool for about 3 s
@@ -25,12 +25,15 @@ func TestLoadAgainstBinary(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts the server and loads it for a few seconds")
 	}
-	bin := os.Getenv("ACMERA_LOAD_BIN")
-	if bin == "" {
-		bin = buildServer(t)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	bin := os.Getenv("ACMERA_LOAD_BIN")
+	if bin == "" {
+		var err error
+		if bin, err = e2eutil.Build(ctx, t.TempDir(), e2eutil.AcmeraPkg); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var stdout, stderr bytes.Buffer
 	args := []string{"-server", bin, "-clients", "4", "-duration", "3s", "-warmup", "0s", "-json"}
 	if err := mainErr(ctx, args, &stdout, &stderr); err != nil {
@@ -61,19 +64,6 @@ func TestLoadAgainstBinary(t *testing.T) {
 	if res.Latency.P50 <= 0 || res.Latency.P50 > res.Latency.P99 {
 		t.Errorf("latency %+v, want 0 < p50 <= p99", res.Latency)
 	}
-}
-
-// buildServer builds functions/acmera into a temporary directory.
-func buildServer(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "acmera")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/acmera/acmera/functions/acmera")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./functions/acmera: %v\n%s", err, out)
-	}
-	return bin
 }
 
 func TestParseFlags(t *testing.T) {

@@ -26,6 +26,7 @@ import (
 	"github.com/acmera/acmera/pkg/ra"
 	"github.com/acmera/acmera/pkg/store/bolt"
 	"github.com/acmera/acmera/pkg/va"
+	"github.com/acmera/acmera/scripts/internal/e2eutil"
 	"github.com/acmera/acmera/scripts/testdns"
 )
 
@@ -52,7 +53,7 @@ func TestProfileServer(t *testing.T) {
 	pprof.Do(ctx, pprof.Labels("role", "client"), func(ctx context.Context) { tg = startResponders(ctx, t) })
 	defer tg.close()
 	pprof.Do(ctx, pprof.Labels("role", "server"), func(ctx context.Context) {
-		tg.dirURL, tg.roots = startInProcess(ctx, t, tg.dns.Addr(), tg.rsp.port())
+		tg.dirURL, tg.roots = startInProcess(ctx, t, tg.dns.Addr(), tg.rsp.Port)
 	})
 	f, err := os.Create(out)
 	if err != nil {
@@ -114,10 +115,10 @@ func startResponders(ctx context.Context, t *testing.T) *target {
 	if err != nil {
 		t.Fatalf("testdns.Start: %v", err)
 	}
-	rsp, err := startResponder("127.0.0.1:0")
+	rsp, err := e2eutil.StartHTTP01(e2eutil.Loopback)
 	if err != nil {
 		_ = dns.Close()
-		t.Fatalf("startResponder: %v", err)
+		t.Fatalf("StartHTTP01: %v", err)
 	}
 	return &target{dns: dns, rsp: rsp}
 }
@@ -166,9 +167,9 @@ func startInProcess(ctx context.Context, t *testing.T, resolver string, http01Po
 		ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.ServeTLS(ln, "", "") }()
 	t.Cleanup(func() { _ = srv.Close() })
-	roots, err := loadRoots(issuer.RootPath())
+	roots, err := e2eutil.LoadRoots(issuer.RootPath())
 	if err != nil {
-		t.Fatalf("loadRoots: %v", err)
+		t.Fatalf("LoadRoots: %v", err)
 	}
 	return "https://" + ln.Addr().String() + "/acme/acme/directory", roots
 }

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/acmera/acmera/scripts/internal/e2eutil"
 	"github.com/acmera/acmera/scripts/testdns"
 )
 
@@ -25,7 +27,7 @@ type target struct {
 	pid    int // 0: not sampled
 	child  *child
 	dns    *testdns.Server
-	rsp    *responder
+	rsp    *e2eutil.HTTP01
 }
 
 func (t *target) close() {
@@ -33,7 +35,7 @@ func (t *target) close() {
 		t.child.stop()
 	}
 	if t.rsp != nil {
-		t.rsp.close()
+		t.rsp.Close()
 	}
 	if t.dns != nil {
 		_ = t.dns.Close()
@@ -48,26 +50,40 @@ func setup(ctx context.Context, cfg config) (*target, error) {
 	if t.dns, err = testdns.Start(ctx, testdns.Config{Addr: cfg.DNSAddr}); err != nil {
 		return nil, fmt.Errorf("testdns.Start: %w", err)
 	}
-	if t.rsp, err = startResponder(cfg.HTTP01Addr); err != nil {
+	if t.rsp, err = e2eutil.StartHTTP01(cfg.HTTP01Addr); err != nil {
 		t.close()
 		return nil, err
 	}
 	if cfg.Server == "" {
 		t.dirURL = cfg.Directory
-		if t.roots, err = loadRoots(cfg.Root); err != nil {
+		if err := t.useRunning(ctx, cfg.Root); err != nil {
 			t.close()
 			return nil, err
 		}
-		return t, waitDirectory(ctx, t.dirURL, t.roots, 5*time.Second)
+		return t, nil
 	}
-	t.child, err = startChild(ctx, childConfig{Bin: cfg.Server, Resolver: t.dns.Addr(),
-		HTTP01Port: t.rsp.port(), LogLevel: cfg.LogLevel, Env: cfg.Env})
+	t.child, err = startChild(ctx, e2eutil.ServerConfig{Bin: cfg.Server, Resolver: t.dns.Addr(),
+		HTTP01Port: t.rsp.Port, LogLevel: cfg.LogLevel, Env: cfg.Env})
 	if err != nil {
 		t.close()
 		return nil, err
 	}
-	t.dirURL, t.roots, t.pid = t.child.dirURL, t.child.roots, t.child.pid()
+	t.dirURL, t.roots, t.pid = t.child.DirURL, t.child.Root, t.child.Pid()
 	return t, nil
+}
+
+// useRunning reads the root of an already running server and waits,
+// briefly, until it serves its directory.
+func (t *target) useRunning(ctx context.Context, root string) error {
+	var err error
+	if t.roots, err = e2eutil.LoadRoots(root); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	hc := e2eutil.HTTPClient(t.roots)
+	defer hc.CloseIdleConnections()
+	return e2eutil.WaitHTTP(ctx, hc, t.dirURL, http.StatusOK, nil)
 }
 
 // recorder collects issuance outcomes. Only issuances that complete while

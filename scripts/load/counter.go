@@ -1,70 +1,12 @@
 package main
 
 import (
-	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 )
-
-// challengePrefix is where http-01 responses live (RFC 8555 §8.3).
-const challengePrefix = "/.well-known/acme-challenge/"
-
-// responder serves http-01 key authorizations from memory on loopback.
-type responder struct {
-	srv  *http.Server
-	ln   net.Listener
-	mu   sync.RWMutex
-	keys map[string]string // token -> key authorization
-	hits atomic.Int64
-}
-
-// startResponder listens on addr (a loopback host:port; port 0 picks one).
-func startResponder(addr string) (*responder, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("net.Listen %s: %w", addr, err)
-	}
-	r := &responder{ln: ln, keys: map[string]string{}}
-	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
-	go func() { _ = r.srv.Serve(ln) }()
-	return r, nil
-}
-
-// port is the TCP port the responder listens on.
-func (r *responder) port() int { return r.ln.Addr().(*net.TCPAddr).Port }
-
-// ServeHTTP answers GET /.well-known/acme-challenge/{token}.
-func (r *responder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	token, ok := strings.CutPrefix(req.URL.Path, challengePrefix)
-	r.mu.RLock()
-	body, found := r.keys[token]
-	r.mu.RUnlock()
-	if !ok || !found {
-		http.NotFound(w, req)
-		return
-	}
-	r.hits.Add(1)
-	w.Header().Set("Content-Type", "text/plain")
-	_, _ = w.Write([]byte(body))
-}
-
-func (r *responder) set(token, keyAuth string) {
-	r.mu.Lock()
-	r.keys[token] = keyAuth
-	r.mu.Unlock()
-}
-
-func (r *responder) remove(token string) {
-	r.mu.Lock()
-	delete(r.keys, token)
-	r.mu.Unlock()
-}
-
-func (r *responder) close() { _ = r.srv.Close() }
 
 // counter counts requests to the ACME server by resource kind, and sums
 // their round-trip times, once the measured window is open. Each client's
