@@ -17,12 +17,17 @@
 //
 // Replay nonces (RFC 8555 §6.5) are redeemed in memory, as DESIGN.md says
 // for the embedded mode: the seal must reject nonces from before a restart.
+//
+// Certificates keep only their leaf; the issuer part of the chain is
+// stored once per issuer (certdoc.go). Expired objects are deleted by
+// Prune, with the Firestore store's retention (prune.go).
 package bolt
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -45,7 +50,7 @@ const (
 
 func bucketNames() []string {
 	return []string{bucketAccounts, bucketAccountKeys, bucketOrders, bucketAuthzs,
-		bucketCerts, bucketCertSerials, bucketAccountOrders, bucketValidAuthzs, bucketProcessing}
+		bucketCerts, bucketCertSerials, bucketAccountOrders, bucketValidAuthzs, bucketProcessing, bucketChains}
 }
 
 // Defaults for Open. The batch delay is about one fsync on a cloud disk:
@@ -61,6 +66,9 @@ type Store struct {
 	db     *bbolt.DB
 	now    func() time.Time
 	nonces *nonceSet
+	// pruneMu serializes Prune steps, which share prune.
+	pruneMu sync.Mutex
+	prune   pruneCursor
 }
 
 var (
@@ -93,8 +101,9 @@ func WithBatchDelay(d time.Duration) Option { return func(c *config) { c.batchDe
 func WithMaxBatchSize(n int) Option { return func(c *config) { c.maxBatchSize = n } }
 
 // WithMaxNonces bounds the in-memory redeemed-nonce set. When it is full of
-// unexpired nonces, RedeemNonce fails closed with store.ErrConflict, so the
-// client gets badNonce and retries with a fresh nonce.
+// unexpired nonces it forgets the oldest and from then on refuses nonces
+// that old with store.ErrConflict (see nonceSet), so such a client gets
+// badNonce and retries with a fresh nonce.
 func WithMaxNonces(n int) Option { return func(c *config) { c.maxNonces = n } }
 
 // WithLockTimeout bounds the wait for the file lock held by another process.
@@ -131,7 +140,8 @@ func Open(path string, opts ...Option) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("bbolt.Update: %w", err)
 	}
-	return &Store{db: db, now: cfg.now, nonces: newNonceSet(cfg.maxNonces)}, nil
+	return &Store{db: db, now: cfg.now, nonces: newNonceSet(cfg.maxNonces),
+		prune: pruneCursor{next: make(map[string][]byte)}}, nil
 }
 
 // Close closes the file. It waits for running transactions.

@@ -10,8 +10,13 @@ import (
 var errCorrupt = errors.New("bolt: corrupt document")
 
 // docVersion is the first byte of every stored document, so the layout can
-// evolve without guessing.
-const docVersion = 1
+// evolve without guessing. certDocVersion is the certificate layout with a
+// compact chain (see certdoc.go); certificates written as docVersion still
+// decode.
+const (
+	docVersion     = 1
+	certDocVersion = 2
+)
 
 // writer appends a document's fields in a compact, versioned binary layout:
 // unsigned varints for lengths and counts, length-prefixed strings and byte
@@ -19,9 +24,11 @@ const docVersion = 1
 // precision, any year). It replaces reflection-based encoders on the hot path.
 type writer struct{ b []byte }
 
-func newWriter(sizeHint int) *writer {
+func newWriter(sizeHint int) *writer { return newWriterVersion(sizeHint, docVersion) }
+
+func newWriterVersion(sizeHint int, version byte) *writer {
 	w := &writer{b: make([]byte, 0, sizeHint+1)}
-	w.b = append(w.b, docVersion)
+	w.b = append(w.b, version)
 	return w
 }
 
@@ -71,14 +78,24 @@ type reader struct {
 	err error
 }
 
+// newReader reads a document of docVersion.
 func newReader(b []byte) *reader {
+	r, version := newReaderAny(b)
+	if r.err == nil && version != docVersion {
+		r.fail()
+	}
+	return r
+}
+
+// newReaderAny reads a document of any version and returns the version.
+func newReaderAny(b []byte) (*reader, byte) {
 	r := &reader{b: b}
-	if len(b) == 0 || b[0] != docVersion {
+	if len(b) == 0 {
 		r.err = errCorrupt
-		return r
+		return r, 0
 	}
 	r.b = b[1:]
-	return r
+	return r, b[0]
 }
 
 func (r *reader) fail() { r.err = errCorrupt; r.b = nil }

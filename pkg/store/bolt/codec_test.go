@@ -19,6 +19,7 @@ func TestDecodeTruncated(t *testing.T) {
 		status: "valid", expires: now, challenges: []challengeDoc{{id: "c", typ: "http-01", token: "t", status: "valid", validated: now}}}
 	acct := accountDoc{id: "a", thumbprint: "tp", key: []byte("{}"), contact: []string{"mailto:x"}, status: "valid", createdAt: now}
 	cert := certDoc{id: "c", serial: "ff", chain: []byte("pem"), notAfter: now, status: "valid", reason: 4}
+	compact := certDoc{id: "c", serial: "ff", leafDER: []byte{0x30, 0}, tailKey: make([]byte, 32), notAfter: now, status: "valid"}
 	tests := []struct {
 		name string
 		enc  []byte
@@ -28,6 +29,7 @@ func TestDecodeTruncated(t *testing.T) {
 		{"authz", authz.encode(), func() decoder { return new(authzDoc) }},
 		{"account", acct.encode(), func() decoder { return new(accountDoc) }},
 		{"cert", cert.encode(), func() decoder { return new(certDoc) }},
+		{"compact cert", compact.encode(), func() decoder { return new(certDoc) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

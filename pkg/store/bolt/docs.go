@@ -52,16 +52,6 @@ type orderDoc struct {
 	createdAt, updatedAt           time.Time
 }
 
-type certDoc struct {
-	id, accountID, orderID, profile, serial string
-	chain                                   []byte
-	notBefore, notAfter                     time.Time
-	caResource, status                      string
-	revokedAt                               time.Time
-	reason                                  int64
-	createdAt                               time.Time
-}
-
 func encodeProblem(p *problem.Problem) ([]byte, error) {
 	if p == nil {
 		return nil, nil
@@ -256,46 +246,5 @@ func (d *orderDoc) decode(b []byte) error {
 	d.notBefore, d.notAfter, d.authzIDs = r.time(), r.time(), r.strs()
 	d.errJSON, d.csr, d.certificateID = r.bytes(), r.bytes(), r.str()
 	d.createdAt, d.updatedAt = r.time(), r.time()
-	return r.err
-}
-
-func certToDoc(c *core.Certificate) certDoc {
-	return certDoc{id: c.ID, accountID: c.AccountID, orderID: c.OrderID, profile: c.Profile,
-		serial: c.Serial, chain: c.Chain, notBefore: c.NotBefore, notAfter: c.NotAfter,
-		caResource: c.CAResource, status: string(c.Status), revokedAt: c.RevokedAt,
-		reason: int64(c.RevocationReason), createdAt: c.CreatedAt}
-}
-
-func (d *certDoc) core() *core.Certificate {
-	return &core.Certificate{ID: d.id, AccountID: d.accountID, OrderID: d.orderID,
-		Profile: d.profile, Serial: d.serial, Chain: d.chain, NotBefore: d.notBefore,
-		NotAfter: d.notAfter, CAResource: d.caResource, Status: core.Status(d.status),
-		RevokedAt: d.revokedAt, RevocationReason: int(d.reason), CreatedAt: d.createdAt}
-}
-
-func (d *certDoc) encode() []byte {
-	w := newWriter(160 + len(d.chain))
-	w.str(d.id)
-	w.str(d.accountID)
-	w.str(d.orderID)
-	w.str(d.profile)
-	w.str(d.serial)
-	w.bytes(d.chain)
-	w.time(d.notBefore)
-	w.time(d.notAfter)
-	w.str(d.caResource)
-	w.str(d.status)
-	w.time(d.revokedAt)
-	w.int(d.reason)
-	w.time(d.createdAt)
-	return w.b
-}
-
-func (d *certDoc) decode(b []byte) error {
-	r := newReader(b)
-	d.id, d.accountID, d.orderID, d.profile, d.serial = r.str(), r.str(), r.str(), r.str(), r.str()
-	d.chain, d.notBefore, d.notAfter = r.bytes(), r.time(), r.time()
-	d.caResource, d.status, d.revokedAt = r.str(), r.str(), r.time()
-	d.reason, d.createdAt = r.int(), r.time()
 	return r.err
 }

@@ -93,6 +93,9 @@ func (s *Store) CompleteFinalize(ctx context.Context, orderID string, cert *core
 		if err := del(tx, bucketProcessing, processingOrderKey(d.id)); err != nil {
 			return err
 		}
+		if err := putChainTail(tx, &cd); err != nil {
+			return err
+		}
 		if err := put(tx, bucketCerts, []byte(orderID), cval); err != nil {
 			return err
 		}
@@ -136,7 +139,7 @@ func (s *Store) FailFinalize(ctx context.Context, orderID string, prob *problem.
 func (s *Store) GetCertificate(ctx context.Context, id string) (*core.Certificate, error) {
 	var d certDoc
 	if err := s.view(ctx, "GetCertificate", func(tx *bbolt.Tx) error {
-		return load(tx, bucketCerts, id, &d)
+		return loadCert(tx, id, &d)
 	}); err != nil {
 		return nil, err
 	}
@@ -151,7 +154,7 @@ func (s *Store) GetCertificateBySerial(ctx context.Context, serial string) (*cor
 		if id == nil {
 			return notFound("certificate with serial %q", serial)
 		}
-		return load(tx, bucketCerts, string(id), &d)
+		return loadCert(tx, string(id), &d)
 	}); err != nil {
 		return nil, err
 	}
@@ -165,7 +168,7 @@ func (s *Store) RevokeCertificate(ctx context.Context, id string, reason int, at
 	err := s.update(ctx, "RevokeCertificate", func(tx *bbolt.Tx) error {
 		out = nil
 		d := new(certDoc)
-		if err := load(tx, bucketCerts, id, d); err != nil {
+		if err := loadCert(tx, id, d); err != nil {
 			return err
 		}
 		out = d

@@ -76,7 +76,7 @@ func TestNonceSetBounded(t *testing.T) {
 			t.Fatalf("redeem %d: %v", i, err)
 		}
 	}
-	if len(n.used) > 200 || len(n.queue) > 2*1024+200 {
-		t.Errorf("set holds %d nonces, queue %d entries; want about 100", len(n.used), len(n.queue))
+	if len(n.used) > 200 || n.n != len(n.used) || len(n.ring) != 1000 {
+		t.Errorf("set holds %d nonces, ring %d of %d entries; want about 100", len(n.used), n.n, len(n.ring))
 	}
 }
