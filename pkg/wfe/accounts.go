@@ -138,12 +138,8 @@ func (w *WFE) keyChange(c echo.Context) error {
 	if h.URL != w.requestURL(c.Request()) {
 		return problem.Unauthorizedf("the inner JWS url must equal the outer one")
 	}
-	inner, err := jose.ParseSignedJSON(string(f.raw), algorithms)
+	newKey, err := parseJWK(h.JWK)
 	if err != nil {
-		return problem.Malformedf("the inner JWS could not be parsed")
-	}
-	newKey := inner.Signatures[0].Protected.JSONWebKey
-	if newKey == nil || !newKey.Valid() || !newKey.IsPublic() {
 		return problem.Malformedf("the inner jwk is not a valid public key")
 	}
 	if err := goodkey.Check(newKey.Key); err != nil {
@@ -152,10 +148,10 @@ func (w *WFE) keyChange(c echo.Context) error {
 	if err := checkKeyAlg(newKey, h.Alg); err != nil {
 		return err
 	}
-	payload, err := inner.Verify(newKey)
-	if err != nil {
+	if !verifySignature(newKey.Key, h.Alg, f) {
 		return problem.Malformedf("the inner JWS signature does not verify with its jwk")
 	}
+	payload := f.body
 	return w.rollKey(c, s.account, payload, newKey)
 }
 

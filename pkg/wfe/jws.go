@@ -7,7 +7,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rsa"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/acmera/acmera/pkg/core"
-	"github.com/acmera/acmera/pkg/goodkey"
 	"github.com/acmera/acmera/pkg/nonce"
 	"github.com/acmera/acmera/pkg/problem"
 )
@@ -44,24 +42,27 @@ const (
 	byEither                // revokeCert: an account, or the certificate's key
 )
 
-// flattened is the RFC 7515 §7.2.2 flattened JSON serialization.
+// flattened is a JWS in the RFC 7515 §7.2.2 flattened JSON serialization,
+// as RFC 8555 §6.2 requires: one signature, no unprotected header.
 type flattened struct {
-	// raw is the body as received, handed to go-jose as is.
-	raw        []byte
-	Protected  string          `json:"protected"`
-	Payload    *string         `json:"payload"`
-	Signature  string          `json:"signature"`
-	Header     json.RawMessage `json:"header"`
-	Signatures json.RawMessage `json:"signatures"`
+	// protected and payload are the base64url members as received: the
+	// signing input is protected || '.' || payload (RFC 7515 §5.2).
+	protected, payload []byte
+	// body and signature are the decoded payload and signature.
+	body, signature []byte
 }
 
 type protectedHeader struct {
-	Alg   string          `json:"alg"`
-	KID   string          `json:"kid"`
-	JWK   json.RawMessage `json:"jwk"`
-	Nonce string          `json:"nonce"`
-	URL   string          `json:"url"`
+	Alg   string
+	KID   string
+	JWK   []byte // the raw JSON object, or nil
+	Nonce string
+	URL   string
 }
+
+// b64 is base64url without padding, refusing non-canonical trailing bits
+// so that the received text is the only encoding of what it decodes to.
+var b64 = base64.RawURLEncoding.Strict()
 
 // signed is a verified ACME request.
 type signed struct {
@@ -79,7 +80,7 @@ func (w *WFE) readJWS(r *http.Request) (*flattened, *protectedHeader, error) {
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/jose+json") {
 		return nil, nil, problem.Malformedf("Content-Type must be application/jose+json").WithStatus(http.StatusUnsupportedMediaType)
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, w.maxBody+1))
+	body, err := readBody(r, w.maxBody)
 	if err != nil {
 		return nil, nil, problem.Malformedf("the request body could not be read")
 	}
@@ -89,24 +90,65 @@ func (w *WFE) readJWS(r *http.Request) (*flattened, *protectedHeader, error) {
 	return parseFlattened(body)
 }
 
+// readBody reads at most limit+1 bytes of the body, in one allocation
+// when the request states its length.
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	if n := r.ContentLength; n > 0 && n <= limit {
+		body := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, body); err != nil {
+			return nil, fmt.Errorf("io.ReadFull: %w", err)
+		}
+		return body, nil
+	}
+	return io.ReadAll(io.LimitReader(r.Body, limit+1))
+}
+
+func errNotFlattened() error {
+	return problem.Malformedf("the body is not a JWS in flattened JSON serialization")
+}
+
+func errMembersMissing() error {
+	return problem.Malformedf("the JWS must have protected, payload and signature members")
+}
+
+// parseFlattened parses a flattened JWS and its protected header (RFC 7515
+// §5.2 steps 1-5); the signature is checked later, by verifySignature.
 func parseFlattened(body []byte) (*flattened, *protectedHeader, error) {
-	f := flattened{raw: body}
-	if err := json.Unmarshal(body, &f); err != nil {
-		return nil, nil, problem.Malformedf("the body is not a JWS in flattened JSON serialization")
-	}
-	if len(f.Signatures) > 0 || len(f.Header) > 0 {
+	var f flattened
+	var hasProtected, hasPayload, multi bool
+	var sig []byte
+	err := members(body, func(name string, val []byte) error {
+		var ok bool
+		switch name {
+		case "protected":
+			f.protected, ok = jsonBytes(val)
+			hasProtected = ok
+		case "payload":
+			f.payload, ok = jsonBytes(val)
+			hasPayload = ok
+		case "signature":
+			sig, ok = jsonBytes(val)
+		case "header", "signatures":
+			multi, ok = true, true
+		default:
+			ok = true
+		}
+		if !ok {
+			return errWrongType
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return nil, nil, errNotFlattened()
+	case multi:
 		return nil, nil, problem.Malformedf("the JWS must have exactly one signature and no unprotected header")
+	case !hasProtected || len(f.protected) == 0 || !hasPayload:
+		return nil, nil, errMembersMissing()
 	}
-	if f.Protected == "" || f.Payload == nil {
-		return nil, nil, problem.Malformedf("the JWS must have protected, payload and signature members")
-	}
-	raw, err := base64.RawURLEncoding.DecodeString(f.Protected)
+	h, err := parseProtected(f.protected)
 	if err != nil {
-		return nil, nil, problem.Malformedf("the JWS protected header is not base64url")
-	}
-	var h protectedHeader
-	if err := json.Unmarshal(raw, &h); err != nil {
-		return nil, nil, problem.Malformedf("the JWS protected header is not a JSON object")
+		return nil, nil, err
 	}
 	if !algAllowed(h.Alg) {
 		p := problem.New(problem.BadSignatureAlgorithm, "JWS algorithm %q is not accepted; use one of ES256, ES384, ES512, RS256, PS256, EdDSA", truncate(h.Alg, 16))
@@ -114,10 +156,55 @@ func parseFlattened(body []byte) (*flattened, *protectedHeader, error) {
 	}
 	// Checked after the algorithm, so that an unsecured JWS (alg "none",
 	// empty signature, RFC 7518 §3.6) is named as such.
-	if f.Signature == "" {
-		return nil, nil, problem.Malformedf("the JWS must have protected, payload and signature members")
+	if len(sig) == 0 {
+		return nil, nil, errMembersMissing()
 	}
-	return &f, &h, nil
+	if f.signature, err = b64.AppendDecode(nil, sig); err != nil {
+		return nil, nil, problem.Malformedf("the JWS signature is not base64url")
+	}
+	if f.body, err = b64.AppendDecode(nil, f.payload); err != nil {
+		return nil, nil, problem.Malformedf("the JWS payload is not base64url")
+	}
+	return &f, h, nil
+}
+
+// parseProtected decodes the protected header. "crit" (RFC 7515 §4.1.11)
+// is refused: this server understands no extension, and RFC 7797's "b64"
+// is refused with it, so the payload is always base64url-encoded.
+func parseProtected(enc []byte) (*protectedHeader, error) {
+	raw, err := b64.AppendDecode(nil, enc)
+	if err != nil {
+		return nil, problem.Malformedf("the JWS protected header is not base64url")
+	}
+	var h protectedHeader
+	err = members(raw, func(name string, val []byte) error {
+		ok := true
+		switch name {
+		case "alg":
+			h.Alg, ok = jsonString(val)
+		case "kid":
+			h.KID, ok = jsonString(val)
+		case "nonce":
+			h.Nonce, ok = jsonString(val)
+		case "url":
+			h.URL, ok = jsonString(val)
+		case "jwk":
+			h.JWK, ok = val, val[0] == '{'
+		case "crit", "b64":
+			return problem.Malformedf("the JWS protected header parameter %q is not supported", name)
+		}
+		if !ok {
+			return problem.Malformedf("the JWS protected header member %q has the wrong type", name)
+		}
+		return nil
+	})
+	if p, ok := problem.Of(err); ok {
+		return nil, p
+	}
+	if err != nil {
+		return nil, problem.Malformedf("the JWS protected header is not a JSON object")
+	}
+	return &h, nil
 }
 
 // verify authenticates a POST request (RFC 8555 §6.2-6.5): the url header
@@ -148,12 +235,8 @@ func (w *WFE) verify(ctx context.Context, r *http.Request, mode keyMode) (*signe
 	if mode == byJWK && hasKID {
 		return nil, problem.Malformedf("newAccount requires a JWS with an embedded jwk, not a kid")
 	}
-	jws, err := jose.ParseSignedJSON(string(f.raw), algorithms)
-	if err != nil {
-		return nil, problem.Malformedf("the JWS could not be parsed")
-	}
 	out := &signed{}
-	var key any
+	var key *jose.JSONWebKey
 	if hasKID {
 		if out.account, err = w.accountFromKID(ctx, r, h.KID); err != nil {
 			return nil, err
@@ -162,21 +245,18 @@ func (w *WFE) verify(ctx context.Context, r *http.Request, mode keyMode) (*signe
 			return nil, err
 		}
 	} else {
-		jwk := jws.Signatures[0].Protected.JSONWebKey
-		if jwk == nil || !jwk.Valid() || !jwk.IsPublic() {
-			return nil, problem.Malformedf("the embedded jwk is not a valid public key")
-		}
-		if err := goodkey.Check(jwk.Key); err != nil {
+		if key, err = embeddedKey(h.JWK); err != nil {
 			return nil, err
 		}
-		out.jwk, key = jwk, jwk
+		out.jwk = key
 	}
 	if err := checkKeyAlg(key, h.Alg); err != nil {
 		return nil, err
 	}
-	if out.payload, err = jws.Verify(key); err != nil {
+	if !verifySignature(key.Key, h.Alg, f) {
 		return nil, problem.Malformedf("the JWS signature does not verify")
 	}
+	out.payload = f.body
 	if err := w.nonces.Redeem(ctx, h.Nonce); err != nil {
 		if errors.Is(err, nonce.ErrInvalid) {
 			return nil, problem.New(problem.BadNonce, "the nonce is invalid, expired or already used; retry with a fresh one")
@@ -188,11 +268,7 @@ func (w *WFE) verify(ctx context.Context, r *http.Request, mode keyMode) (*signe
 
 // checkKeyAlg refuses an algorithm that does not fit the key (for example
 // RS256 with an EC key), as badSignatureAlgorithm.
-func checkKeyAlg(key any, alg string) error {
-	k, _ := key.(*jose.JSONWebKey)
-	if k == nil {
-		return nil
-	}
+func checkKeyAlg(k *jose.JSONWebKey, alg string) error {
 	ok := false
 	switch k.Key.(type) {
 	case *ecdsa.PublicKey:
