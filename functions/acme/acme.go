@@ -35,12 +35,16 @@ type Parts struct {
 	BaseURL string
 	Logger  *slog.Logger
 	Clock   func() time.Time
+	// PollWait lets a poll of a processing authorization or order wait
+	// for its result (ra.Config.PollWait). Only for a Queue that runs the
+	// tasks in this process; zero in the cloud.
+	PollWait time.Duration
 }
 
 // NewRA builds the registration authority from parts.
 func NewRA(p Parts) (*ra.RA, error) {
 	r, err := ra.New(ra.Config{Store: p.Store, Queue: p.Queue, Validator: p.Validator, Issuer: p.Issuer,
-		Policy: p.Policy, Logger: p.Logger, Clock: p.Clock})
+		Policy: p.Policy, Logger: p.Logger, Clock: p.Clock, PollWait: p.PollWait})
 	if err != nil {
 		return nil, fmt.Errorf("ra.New: %w", err)
 	}

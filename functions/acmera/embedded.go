@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +25,11 @@ import (
 	"github.com/acmera/acmera/pkg/store/bolt"
 	"github.com/acmera/acmera/pkg/va"
 )
+
+// pollWait is how long a client's poll of a processing authorization or
+// order may wait for its result: the in-process queue validates in this
+// process, so most polls get the result instead of "processing".
+const pollWait = 2 * time.Second
 
 // serverCertLifetime is the lifetime of the HTTPS listener's certificate;
 // it is renewed in memory once two thirds of it have passed.
@@ -45,6 +51,7 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 		return fmt.Errorf("bolt.Open: %w", err)
 	}
 	defer st.Close()
+	defer startPruner(ctx, st, log)()
 	issuer, err := local.Open(ctx, local.Config{Dir: cfg.DataDir})
 	if err != nil {
 		return fmt.Errorf("local.Open: %w", err)
@@ -57,7 +64,7 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 	q := inproc.New(ctx, queue.HandlerFunc(func(ctx context.Context, t queue.Task) error { return r.HandleTask(ctx, t) }),
 		inproc.Config{Workers: 64, Capacity: 4096, MaxAttempts: 8, Logger: log})
 	parts := acmefn.Parts{Store: st, Queue: q, Issuer: issuer, Validator: v, Policy: cfg.Policy,
-		NonceKey: nonce.NewKey(), BaseURL: cfg.BaseURL, Logger: log}
+		NonceKey: nonce.NewKey(), BaseURL: cfg.BaseURL, Logger: log, PollWait: pollWait}
 	if r, err = acmefn.NewRA(parts); err != nil {
 		return err
 	}
@@ -97,6 +104,30 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 		log.Warn("inproc.Queue.Close", "error", err.Error())
 	}
 	return nil
+}
+
+// Pruning of expired objects from the embedded store (the Firestore TTLs'
+// retention, see bolt.Prune): every pruneInterval, at most pruneLimit
+// documents of each kind are examined, which keeps up with about 500
+// issuances per second.
+const (
+	pruneInterval = 10 * time.Second
+	pruneLimit    = 5000
+)
+
+// startPruner runs the store's pruner until ctx is done or the returned
+// function is called; that function returns once the pruner has stopped,
+// so the store can be closed after it.
+func startPruner(ctx context.Context, st *bolt.Store, log *slog.Logger) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		st.RunPruner(ctx, pruneInterval, pruneLimit, func(err error) {
+			log.Warn("bolt.Store.Prune", "error", err.Error())
+		})
+	}()
+	return func() { cancel(); <-done }
 }
 
 // recoverWork re-queues what a crash interrupted: challenges and orders

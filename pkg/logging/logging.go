@@ -120,16 +120,22 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 // Requests wraps h so that every request writes one log line, and log lines
-// written during it carry its trace.
+// written during it carry its trace. When the request line's level is not
+// enabled (a warn-level logger), the line costs nothing to prepare.
 func Requests(log *slog.Logger, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		r = r.WithContext(WithTrace(r.Context(), TraceID(r)))
+		if t := TraceID(r); t != "" {
+			r = r.WithContext(WithTrace(r.Context(), t))
+		}
 		sw := &statusWriter{ResponseWriter: w}
 		h.ServeHTTP(sw, r)
 		level := slog.LevelInfo
 		if sw.status >= 500 {
 			level = slog.LevelError
+		}
+		if !log.Enabled(r.Context(), level) {
+			return
 		}
 		log.LogAttrs(r.Context(), level, "request", slog.Group("httpRequest",
 			slog.String("requestMethod", r.Method),

@@ -92,11 +92,13 @@ func (r *RA) validate(ctx context.Context, t queue.Task) error {
 	}
 	if _, err := r.store.RecordValidation(ctx, res); err != nil {
 		if errors.Is(err, store.ErrConflict) {
+			r.waiters.notify(authzKey(az.ID))
 			r.log.InfoContext(ctx, "validation already recorded", "authz", az.ID, "challenge", ch.ID)
 			return nil
 		}
 		return fmt.Errorf("store.RecordValidation: %w", err)
 	}
+	r.waiters.notify(authzKey(az.ID))
 	attrs := []any{"event", "challenge.validated", "account", az.AccountID, "authz", az.ID, "order", az.OrderID,
 		"identifier", az.Identifier.Value, "challenge", ch.Type, "valid", prob == nil}
 	if prob != nil {

@@ -2,10 +2,14 @@ package ra
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/x509"
+	"encoding/base64"
 	"net"
 	"slices"
 	"strings"
+
+	"github.com/go-jose/go-jose/v4"
 
 	"github.com/acmera/acmera/pkg/acme"
 	"github.com/acmera/acmera/pkg/core"
@@ -16,7 +20,7 @@ import (
 // checkCSR parses a finalize CSR and checks it against the order
 // (RFC 8555 §7.4): a valid self-signature, an acceptable key that is not the
 // account's, and exactly the order's identifiers as names, no more, no fewer.
-func checkCSR(der []byte, o *core.Order, accountKey []byte) (*x509.CertificateRequest, error) {
+func checkCSR(der []byte, o *core.Order, acct *core.Account) (*x509.CertificateRequest, error) {
 	csr, err := x509.ParseCertificateRequest(der)
 	if err != nil {
 		return nil, problem.BadCSRf("the CSR could not be parsed as PKCS#10 DER")
@@ -30,7 +34,7 @@ func checkCSR(der []byte, o *core.Order, accountKey []byte) (*x509.CertificateRe
 	if err := goodkey.Check(csr.PublicKey); err != nil {
 		return nil, err
 	}
-	if sameKey(csr, accountKey) {
+	if sameKey(csr, acct) {
 		return nil, problem.BadCSRf("the CSR's public key must not be the account key")
 	}
 	if len(csr.EmailAddresses) > 0 || len(csr.URIs) > 0 {
@@ -79,9 +83,17 @@ func ipIdent(ip net.IP) acme.Identifier {
 	return acme.Identifier{Type: acme.IdentifierIP, Value: ip.String()}
 }
 
-// sameKey reports whether the CSR's key is the account key (a JWK).
-func sameKey(csr *x509.CertificateRequest, accountJWK []byte) bool {
-	k, err := parseJWK(accountJWK)
+// sameKey reports whether the CSR's key is the account key. It compares
+// RFC 7638 thumbprints (SHA-256), which the account already carries, so
+// the stored JWK need not be parsed; if the CSR key has no thumbprint it
+// compares the keys themselves.
+func sameKey(csr *x509.CertificateRequest, acct *core.Account) bool {
+	if acct.KeyThumbprint != "" {
+		if tp, err := (&jose.JSONWebKey{Key: csr.PublicKey}).Thumbprint(crypto.SHA256); err == nil {
+			return base64.RawURLEncoding.EncodeToString(tp) == acct.KeyThumbprint
+		}
+	}
+	k, err := parseJWK(acct.Key)
 	if err != nil {
 		return false
 	}

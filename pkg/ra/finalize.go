@@ -4,10 +4,11 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"encoding/pem"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
@@ -43,7 +44,7 @@ func (r *RA) Finalize(ctx context.Context, acct *core.Account, orderID string, c
 	if s := o.StatusAt(now); s != core.StatusReady {
 		return nil, problem.New(problem.OrderNotReady, "the order is %s, not ready", s)
 	}
-	csr, err := checkCSR(csrDER, o, acct.Key)
+	csr, err := checkCSR(csrDER, o, acct)
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +101,7 @@ func (r *RA) issue(ctx context.Context, o *core.Order, csr *x509.CertificateRequ
 		return nil, err
 	}
 	done, err := r.store.CompleteFinalize(ctx, o.ID, cert)
+	r.waiters.notify(orderKey(o.ID))
 	if errors.Is(err, store.ErrConflict) {
 		return r.store.GetOrder(ctx, o.ID) // a concurrent retry recorded it first
 	}
@@ -114,6 +116,7 @@ func (r *RA) issue(ctx context.Context, o *core.Order, csr *x509.CertificateRequ
 
 func (r *RA) failFinalize(ctx context.Context, o *core.Order, prob *problem.Problem) (*core.Order, error) {
 	done, err := r.store.FailFinalize(ctx, o.ID, prob)
+	r.waiters.notify(orderKey(o.ID))
 	if errors.Is(err, store.ErrConflict) {
 		return r.store.GetOrder(ctx, o.ID)
 	}
@@ -176,7 +179,7 @@ func certificateFrom(o *core.Order, issued *ca.Issued, now time.Time) (*core.Cer
 	}
 	var chain []byte
 	for _, der := range issued.Chain {
-		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
+		chain = appendCertPEM(chain, der)
 	}
 	return &core.Certificate{
 		ID: o.ID, AccountID: o.AccountID, OrderID: o.ID, Profile: o.Profile,
@@ -198,4 +201,21 @@ func (r *RA) Certificate(ctx context.Context, acct *core.Account, id string) (*c
 		return nil, err
 	}
 	return c, nil
+}
+
+// appendCertPEM appends der as a PEM CERTIFICATE block (RFC 7468 §5.1),
+// byte for byte as encoding/pem.EncodeToMemory writes it (64-character
+// lines, each ended by a newline), without its per-call buffers.
+func appendCertPEM(dst, der []byte) []byte {
+	const begin, end = "-----BEGIN CERTIFICATE-----\n", "-----END CERTIFICATE-----\n"
+	n := base64.StdEncoding.EncodedLen(len(der))
+	dst = slices.Grow(dst, len(begin)+n+n/64+1+len(end))
+	dst = append(dst, begin...)
+	for len(der) > 0 {
+		chunk := der[:min(len(der), 48)] // 48 bytes make one 64-character line
+		der = der[len(chunk):]
+		dst = base64.StdEncoding.AppendEncode(dst, chunk)
+		dst = append(dst, '\n')
+	}
+	return append(dst, end...)
 }

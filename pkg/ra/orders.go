@@ -213,6 +213,9 @@ func (r *RA) Order(ctx context.Context, acct *core.Account, id string) (*core.Or
 		case age > 30*time.Second:
 			r.enqueueFinalize(ctx, o)
 		}
+		if r.pollWait > 0 {
+			return r.awaitOrder(ctx, o)
+		}
 	}
 	return o, nil
 }
@@ -234,6 +237,9 @@ func (r *RA) Authorization(ctx context.Context, acct *core.Account, id string) (
 		return nil, err
 	}
 	r.requeueProcessing(ctx, acct, az)
+	if r.pollWait > 0 && hasProcessing(az) {
+		return r.awaitAuthorization(ctx, az)
+	}
 	return az, nil
 }
 

@@ -45,7 +45,17 @@ type Config struct {
 	// instance; default 5 s, negative disables. Changes made elsewhere
 	// (deactivation, key rollover) take effect here within it.
 	AccountCacheTTL time.Duration
+	// PollWait is how long a poll of an authorization or order that is
+	// processing may wait for its result before answering (at most
+	// MaxPollWait). Set it only when Queue runs the tasks in this process
+	// (the embedded default), where the result is announced in memory;
+	// zero, the default, answers at once, as the cloud functions must.
+	PollWait time.Duration
 }
+
+// MaxPollWait bounds Config.PollWait: a poll answers within it plus the
+// time to read the store.
+const MaxPollWait = 5 * time.Second
 
 // RA implements the registration authority.
 type RA struct {
@@ -59,6 +69,8 @@ type RA struct {
 	finalizeTimeout time.Duration
 	accounts        *accountCache
 	orders          *orderLimiter
+	pollWait        time.Duration
+	waiters         *resultWaiters
 }
 
 // New returns an RA.
@@ -83,6 +95,8 @@ func New(cfg Config) (*RA, error) {
 	}
 	r.accounts = newAccountCache(ttl, 100_000)
 	r.orders = newOrderLimiter()
+	r.pollWait = min(max(cfg.PollWait, 0), MaxPollWait)
+	r.waiters = newResultWaiters()
 	return r, nil
 }
 
