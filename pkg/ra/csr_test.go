@@ -1,7 +1,6 @@
 package ra
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -9,7 +8,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/pem"
 	"testing"
 
 	"github.com/go-jose/go-jose/v4"
@@ -60,15 +58,5 @@ func TestSameKey(t *testing.T) {
 				t.Fatalf("sameKey = %v, want %v", got, tc.want)
 			}
 		})
-	}
-}
-
-func TestAppendCertPEM(t *testing.T) {
-	for n := range 200 {
-		der := bytes.Repeat([]byte{byte(n), 0x80}, n)[:n]
-		want := append([]byte("x"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
-		if got := appendCertPEM([]byte("x"), der); !bytes.Equal(got, want) {
-			t.Fatalf("%d bytes: got %q, want %q", n, got, want)
-		}
 	}
 }

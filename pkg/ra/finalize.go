@@ -4,16 +4,15 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"math/big"
-	"slices"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/acmera/acmera/pkg/ca"
+	"github.com/acmera/acmera/pkg/certpem"
 	"github.com/acmera/acmera/pkg/core"
 	"github.com/acmera/acmera/pkg/problem"
 	"github.com/acmera/acmera/pkg/queue"
@@ -179,7 +178,7 @@ func certificateFrom(o *core.Order, issued *ca.Issued, now time.Time) (*core.Cer
 	}
 	var chain []byte
 	for _, der := range issued.Chain {
-		chain = appendCertPEM(chain, der)
+		chain = certpem.Append(chain, der)
 	}
 	return &core.Certificate{
 		ID: o.ID, AccountID: o.AccountID, OrderID: o.ID, Profile: o.Profile,
@@ -201,21 +200,4 @@ func (r *RA) Certificate(ctx context.Context, acct *core.Account, id string) (*c
 		return nil, err
 	}
 	return c, nil
-}
-
-// appendCertPEM appends der as a PEM CERTIFICATE block (RFC 7468 §5.1),
-// byte for byte as encoding/pem.EncodeToMemory writes it (64-character
-// lines, each ended by a newline), without its per-call buffers.
-func appendCertPEM(dst, der []byte) []byte {
-	const begin, end = "-----BEGIN CERTIFICATE-----\n", "-----END CERTIFICATE-----\n"
-	n := base64.StdEncoding.EncodedLen(len(der))
-	dst = slices.Grow(dst, len(begin)+n+n/64+1+len(end))
-	dst = append(dst, begin...)
-	for len(der) > 0 {
-		chunk := der[:min(len(der), 48)] // 48 bytes make one 64-character line
-		der = der[len(chunk):]
-		dst = base64.StdEncoding.AppendEncode(dst, chunk)
-		dst = append(dst, '\n')
-	}
-	return append(dst, end...)
 }

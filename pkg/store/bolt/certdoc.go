@@ -3,14 +3,13 @@ package bolt
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/pem"
 	"fmt"
-	"slices"
 	"time"
 
 	"go.etcd.io/bbolt"
 
+	"github.com/acmera/acmera/pkg/certpem"
 	"github.com/acmera/acmera/pkg/core"
 )
 
@@ -68,7 +67,7 @@ func splitChain(chain []byte) (leafDER, tail []byte) {
 		return nil, nil
 	}
 	first := chain[:len(chain)-len(rest)]
-	if !bytes.Equal(appendCertPEM(nil, block.Bytes), first) {
+	if !bytes.Equal(certpem.Append(nil, block.Bytes), first) {
 		return nil, nil
 	}
 	return block.Bytes, rest
@@ -144,7 +143,7 @@ func loadCert(tx *bbolt.Tx, id string, d *certDoc) error {
 		// Only an empty tail is not stored (see putChainTail).
 		return fmt.Errorf("certificate %q: chain %x is missing: %w", id, d.tailKey, errCorrupt)
 	}
-	d.chain = append(appendCertPEM(make([]byte, 0, 2*len(d.leafDER)+len(tail)), d.leafDER), tail...)
+	d.chain = append(certpem.Append(make([]byte, 0, 2*len(d.leafDER)+len(tail)), d.leafDER), tail...)
 	return nil
 }
 
@@ -155,21 +154,4 @@ func putChainTail(tx *bbolt.Tx, d *certDoc) error {
 		return nil
 	}
 	return put(tx, bucketChains, d.tailKey, d.tail)
-}
-
-// appendCertPEM appends der as a PEM CERTIFICATE block (RFC 7468 §5.1),
-// byte for byte as encoding/pem.EncodeToMemory writes it (64-character
-// lines, each ended by a newline), without its per-call buffers.
-func appendCertPEM(dst, der []byte) []byte {
-	const begin, end = "-----BEGIN CERTIFICATE-----\n", "-----END CERTIFICATE-----\n"
-	n := base64.StdEncoding.EncodedLen(len(der))
-	dst = slices.Grow(dst, len(begin)+n+n/64+1+len(end))
-	dst = append(dst, begin...)
-	for len(der) > 0 {
-		chunk := der[:min(len(der), 48)] // 48 bytes make one 64-character line
-		der = der[len(chunk):]
-		dst = base64.StdEncoding.AppendEncode(dst, chunk)
-		dst = append(dst, '\n')
-	}
-	return append(dst, end...)
 }

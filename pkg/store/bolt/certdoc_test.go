@@ -117,12 +117,3 @@ func TestCertificateFirstLayout(t *testing.T) {
 		t.Fatalf("first-layout certificate: %+v %v", got, err)
 	}
 }
-
-func TestAppendCertPEM(t *testing.T) {
-	for n := range 200 {
-		der := bytes.Repeat([]byte{byte(n), 0xff}, n)[:n]
-		if got, want := appendCertPEM([]byte("x"), der), append([]byte("x"), pemBlock(der)...); !bytes.Equal(got, want) {
-			t.Fatalf("%d bytes: got %q, want %q", n, got, want)
-		}
-	}
-}
