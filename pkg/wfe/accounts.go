@@ -61,16 +61,26 @@ func (w *WFE) newAccount(c echo.Context) error {
 	return c.JSON(st, w.wireAccount(c, a))
 }
 
+// verifyOwnAccount verifies a request to an account resource, which only
+// that account may make.
+func (w *WFE) verifyOwnAccount(c echo.Context) (*signed, error) {
+	s, err := w.verify(c.Request().Context(), c.Request(), byKID)
+	if err != nil {
+		return nil, err
+	}
+	if s.account.ID != c.Param("id") {
+		return nil, problem.Unauthorizedf("the request is signed by another account than the one it names")
+	}
+	return s, nil
+}
+
 // account serves an account (RFC 8555 §7.3.2-7.3.6): POST-as-GET or {} to
 // read, "contact" to update, "status":"deactivated" to deactivate.
 func (w *WFE) account(c echo.Context) error {
 	ctx := c.Request().Context()
-	s, err := w.verify(ctx, c.Request(), byKID)
+	s, err := w.verifyOwnAccount(c)
 	if err != nil {
 		return err
-	}
-	if s.account.ID != c.Param("id") {
-		return problem.Unauthorizedf("the request is signed by another account than the one it names")
 	}
 	a := s.account
 	if len(s.payload) > 0 {
@@ -100,12 +110,9 @@ func (w *WFE) account(c echo.Context) error {
 // accountOrders serves the RFC 8555 §7.1.2.1 orders list.
 func (w *WFE) accountOrders(c echo.Context) error {
 	ctx := c.Request().Context()
-	s, err := w.verify(ctx, c.Request(), byKID)
+	s, err := w.verifyOwnAccount(c)
 	if err != nil {
 		return err
-	}
-	if s.account.ID != c.Param("id") {
-		return problem.Unauthorizedf("the request is signed by another account than the one it names")
 	}
 	ids, err := w.ra.Orders(ctx, s.account)
 	if err != nil {
