@@ -95,6 +95,21 @@ func (a *Authorization) Challenge(id string) *Challenge {
 	return nil
 }
 
+// Processing reports whether one of the authorization's challenges is
+// being validated: the authorization is pending and a challenge is
+// processing (RFC 8555 §7.5.1).
+func (a *Authorization) Processing() bool {
+	if a.Status != StatusPending {
+		return false
+	}
+	for i := range a.Challenges {
+		if a.Challenges[i].Status == StatusProcessing {
+			return true
+		}
+	}
+	return false
+}
+
 // StatusAt is the authorization's status as seen at now: a pending or valid
 // authorization past its expiry is expired (RFC 8555 §7.1.6). Storage TTLs can
 // lag, so readers always ask this rather than trust the stored status.

@@ -237,7 +237,7 @@ func (r *RA) Authorization(ctx context.Context, acct *core.Account, id string) (
 		return nil, err
 	}
 	r.requeueProcessing(ctx, acct, az)
-	if r.pollWait > 0 && hasProcessing(az) {
+	if r.pollWait > 0 && az.Processing() {
 		return r.awaitAuthorization(ctx, az)
 	}
 	return az, nil

@@ -81,26 +81,13 @@ func authzKey(id string) string { return "a/" + id }
 
 func orderKey(id string) string { return "o/" + id }
 
-// hasProcessing reports whether a challenge of az is being validated.
-func hasProcessing(az *core.Authorization) bool {
-	if az.Status != core.StatusPending {
-		return false
-	}
-	for i := range az.Challenges {
-		if az.Challenges[i].Status == core.StatusProcessing {
-			return true
-		}
-	}
-	return false
-}
-
 // awaitAuthorization waits up to the poll wait for the validation of az's
 // processing challenge to be recorded (RFC 8555 §7.5.1), and returns the
 // authorization as it then stands: still processing if the wait ran out.
 func (r *RA) awaitAuthorization(ctx context.Context, az *core.Authorization) (*core.Authorization, error) {
 	wait := r.waiters.register(authzKey(az.ID))
 	cur, err := r.store.GetAuthorization(ctx, az.ID)
-	if err == nil && hasProcessing(cur) {
+	if err == nil && cur.Processing() {
 		wait(ctx, r.pollWait)
 		cur, err = r.store.GetAuthorization(ctx, az.ID)
 	} else {

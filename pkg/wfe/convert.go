@@ -95,12 +95,3 @@ func (w *WFE) wireAuthz(c echo.Context, az *core.Authorization, now time.Time) a
 	}
 	return out
 }
-
-func processing(az *core.Authorization) bool {
-	for i := range az.Challenges {
-		if az.Challenges[i].Status == core.StatusProcessing {
-			return true
-		}
-	}
-	return false
-}

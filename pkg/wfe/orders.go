@@ -139,7 +139,7 @@ func (w *WFE) authz(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if processing(az) {
+	if az.Processing() {
 		c.Response().Header().Set("Retry-After", w.retryAfter)
 	}
 	return c.JSON(http.StatusOK, w.wireAuthz(c, az, w.ra.Now()))
