@@ -10,7 +10,6 @@ import (
 
 	"github.com/acmera/acmera/pkg/acme"
 	"github.com/acmera/acmera/pkg/core"
-	"github.com/acmera/acmera/pkg/goodkey"
 	"github.com/acmera/acmera/pkg/problem"
 	"github.com/acmera/acmera/pkg/ra"
 )
@@ -145,11 +144,8 @@ func (w *WFE) keyChange(c echo.Context) error {
 	if h.URL != w.requestURL(c.Request()) {
 		return problem.Unauthorizedf("the inner JWS url must equal the outer one")
 	}
-	newKey, err := parseJWK(h.JWK)
+	newKey, err := embeddedKey(h.JWK, "inner jwk")
 	if err != nil {
-		return problem.Malformedf("the inner jwk is not a valid public key")
-	}
-	if err := goodkey.Check(newKey.Key); err != nil {
 		return err
 	}
 	if err := checkKeyAlg(newKey, h.Alg); err != nil {

@@ -245,7 +245,7 @@ func (w *WFE) verify(ctx context.Context, r *http.Request, mode keyMode) (*signe
 			return nil, err
 		}
 	} else {
-		if key, err = embeddedKey(h.JWK); err != nil {
+		if key, err = embeddedKey(h.JWK, "embedded jwk"); err != nil {
 			return nil, err
 		}
 		out.jwk = key

@@ -16,13 +16,14 @@ import (
 	"github.com/acmera/acmera/pkg/problem"
 )
 
-// embeddedKey parses the jwk of a protected header (RFC 8555 §6.2,
-// newAccount and revokeCert): it must be a valid public key that goodkey
-// accepts (RFC 7515 §4.1.3 allows only public keys there).
-func embeddedKey(raw []byte) (*jose.JSONWebKey, error) {
+// embeddedKey parses the jwk of a protected header (RFC 8555 §6.2:
+// newAccount and revokeCert; §7.3.5: the inner JWS of keyChange): it must
+// be a valid public key that goodkey accepts (RFC 7515 §4.1.3 allows only
+// public keys there). what names the jwk in the problem detail.
+func embeddedKey(raw []byte, what string) (*jose.JSONWebKey, error) {
 	jwk, err := parseJWK(raw)
 	if err != nil {
-		return nil, problem.Malformedf("the embedded jwk is not a valid public key")
+		return nil, problem.Malformedf("the %s is not a valid public key", what)
 	}
 	if err := goodkey.Check(jwk.Key); err != nil {
 		return nil, err
