@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Kinds of task.
@@ -31,6 +32,10 @@ type Task struct {
 	// made (KindValidate), so the validator needs no account read to build
 	// the key authorization. Optional: without it the account is read.
 	Thumbprint string `json:"thumbprint,omitempty"`
+	// After delays the task's first run by this long (a Cloud Tasks
+	// schedule_time; the in-process queue's retry heap). It is a scheduling
+	// instruction, not part of the task's body.
+	After time.Duration `json:"-"`
 }
 
 // Name is the task's deterministic name: the same work always has the same

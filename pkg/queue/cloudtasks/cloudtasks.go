@@ -11,12 +11,14 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"time"
 
 	gcloudtasks "cloud.google.com/go/cloudtasks/apiv2"
 	"cloud.google.com/go/cloudtasks/apiv2/cloudtaskspb"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/acmera/acmera/pkg/queue"
 )
@@ -100,7 +102,11 @@ func (e *Enqueuer) Enqueue(ctx context.Context, t queue.Task) error {
 	if err != nil {
 		return err
 	}
-	_, err = e.client.CreateTask(ctx, e.request(t.Name(), body))
+	req := e.request(t.Name(), body)
+	if t.After > 0 {
+		req.Task.ScheduleTime = timestamppb.New(time.Now().Add(t.After))
+	}
+	_, err = e.client.CreateTask(ctx, req)
 	if status.Code(err) == codes.AlreadyExists {
 		return nil
 	}

@@ -37,6 +37,7 @@ type received struct {
 	retryCount  int
 	queueHeader string
 	taskHeader  string
+	at          time.Time
 }
 
 // validator is the target: it verifies the OIDC token with taskauth
@@ -128,6 +129,7 @@ func (v *validator) with(verifier taskauth.Verifier) http.Handler {
 		v.got = append(v.got, received{
 			task: task, retryCount: n,
 			queueHeader: r.Header.Get("X-CloudTasks-QueueName"), taskHeader: r.Header.Get("X-CloudTasks-TaskName"),
+			at: time.Now(),
 		})
 		code := http.StatusOK
 		if len(v.script) > 0 {
@@ -180,6 +182,22 @@ func TestEnqueueDelivers(t *testing.T) {
 	if len(got) != 1 || got[0].task != task || got[0].taskHeader != task.Name() ||
 		got[0].queueHeader != "validate" || got[0].retryCount != 0 {
 		t.Errorf("deliveries = %+v, want one of %+v", got, task)
+	}
+}
+
+func TestDelayedTaskIsScheduled(t *testing.T) {
+	e := newEnv(t)
+	task := queue.Task{Kind: queue.KindFinalize, OrderID: "o-delayed", After: 300 * time.Millisecond}
+	start := time.Now()
+	if err := e.enq.Enqueue(context.Background(), task); err != nil {
+		t.Fatalf("Enqueue: %v", err)
+	}
+	got := e.val.waitFor(t, 1)
+	if len(got) != 1 || got[0].task.OrderID != task.OrderID {
+		t.Fatalf("deliveries = %+v, want one of %+v", got, task)
+	}
+	if waited := got[0].at.Sub(start); waited < task.After {
+		t.Errorf("delivered after %v, want >= schedule_time %v", waited, task.After)
 	}
 }
 

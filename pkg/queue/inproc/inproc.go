@@ -10,6 +10,7 @@
 package inproc
 
 import (
+	"container/heap"
 	"context"
 	"errors"
 	"fmt"
@@ -151,6 +152,17 @@ func (q *Queue) Enqueue(ctx context.Context, t queue.Task) error {
 	}
 	q.pending[it.name] = struct{}{}
 	q.stats.Enqueued++
+	if t.After > 0 {
+		// A delayed task waits in the retry heap like a retry.
+		it.at = q.cfg.Now().Add(t.After)
+		heap.Push(&q.retry, it)
+		q.mu.Unlock()
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+		return nil
+	}
 	q.mu.Unlock()
 	select {
 	case q.work <- it:
@@ -198,6 +210,7 @@ func (q *Queue) Close(ctx context.Context) error {
 	if !q.closing {
 		q.closing = true
 		q.idle = make(chan struct{})
+		q.dropDelayed()
 		q.signalIdle()
 	}
 	idle := q.idle
@@ -212,6 +225,23 @@ func (q *Queue) Close(ctx context.Context) error {
 	}
 	q.stopped.Do(q.halt)
 	return err
+}
+
+// dropDelayed abandons delayed tasks that have not run yet, so Close does
+// not wait for their time to come: what they would do is recovered at the
+// next start (a processing order is re-queued). q.mu held.
+func (q *Queue) dropDelayed() {
+	kept := q.retry[:0]
+	for _, it := range q.retry {
+		if it.attempt == 0 {
+			delete(q.pending, it.name)
+			q.stats.Dropped++
+			continue
+		}
+		kept = append(kept, it)
+	}
+	q.retry = kept
+	heap.Init(&q.retry)
 }
 
 // halt cancels running handlers, stops the pool and abandons what is left.

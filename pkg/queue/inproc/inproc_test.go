@@ -276,3 +276,46 @@ func TestEnqueueRejectsIncompleteTask(t *testing.T) {
 		t.Error("Enqueue of an incomplete task succeeded")
 	}
 }
+
+func TestDelayedTaskRunsAfterItsDelayAndDedups(t *testing.T) {
+	r := newRecorder()
+	q := inproc.New(context.Background(), r, inproc.Config{Workers: 1})
+	delayed := task(1)
+	delayed.After = 50 * time.Millisecond
+	start := time.Now()
+	if err := q.Enqueue(context.Background(), delayed); err != nil {
+		t.Fatal(err)
+	}
+	// The same work enqueued again while it waits is the same task.
+	if err := q.Enqueue(context.Background(), task(1)); err != nil {
+		t.Fatal(err)
+	}
+	waitStarted(t, r)
+	if waited := time.Since(start); waited < delayed.After {
+		t.Errorf("delayed task ran after %v, want >= %v", waited, delayed.After)
+	}
+	closeQueue(t, q)
+	if n := r.count(task(1).Name()); n != 1 {
+		t.Errorf("handler called %d times, want 1", n)
+	}
+	if st := q.Stats(); st.Deduped != 1 || st.Succeeded != 1 {
+		t.Errorf("stats = %+v", st)
+	}
+}
+
+func TestCloseDropsDelayedTasksWithoutWaiting(t *testing.T) {
+	r := newRecorder()
+	q := inproc.New(context.Background(), r, inproc.Config{Workers: 1})
+	delayed := task(1)
+	delayed.After = time.Hour
+	if err := q.Enqueue(context.Background(), delayed); err != nil {
+		t.Fatal(err)
+	}
+	closeQueue(t, q) // fails the test if Close waits for the hour
+	if n := r.count(task(1).Name()); n != 0 {
+		t.Errorf("handler called %d times, want 0", n)
+	}
+	if st := q.Stats(); st.Dropped != 1 {
+		t.Errorf("stats = %+v, want one dropped", st)
+	}
+}
