@@ -6,10 +6,13 @@ package ca
 
 import (
 	"context"
+	"crypto"
+	"crypto/rsa"
 	"crypto/sha1"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/google/uuid"
@@ -18,6 +21,11 @@ import (
 // ErrTransient marks a failure worth retrying later with the same request
 // ID (the CA was unavailable, over quota, or did not answer in time).
 var ErrTransient = errors.New("ca: transient failure")
+
+// ErrMisconfigured marks a refusal caused by acmera's own configuration
+// (a CA pool or template that does not exist, a missing permission): the
+// operator's fault, logged in full and never blamed on the ACME client.
+var ErrMisconfigured = errors.New("ca: misconfigured")
 
 // RejectedError is a permanent refusal by the CA whose Detail is safe to
 // show the ACME client (for example "key type not allowed by the pool's
@@ -28,20 +36,50 @@ type RejectedError struct {
 
 func (e *RejectedError) Error() string { return "ca: rejected: " + e.Detail }
 
-// IssueRequest asks the CA to sign one certificate.
+// IssueRequest asks the CA to sign one certificate whose contents acmera
+// decided from the validated order. A backend puts exactly these names,
+// this key and these usages in the certificate; nothing else the client
+// wrote in its CSR reaches the CA.
 type IssueRequest struct {
-	// CSR is the parsed, already-checked certificate request.
+	// CSR is the parsed, already-checked certificate request. Only backends
+	// whose API takes nothing but a CSR may send it, and they must still
+	// set the names and usages below explicitly; its contents beyond the
+	// public key are not trusted.
 	CSR *x509.CertificateRequest
+	// PublicKey is the certificate's subject public key (the CSR's).
+	PublicKey crypto.PublicKey
+	// CommonName is the subject's only attribute; empty for no subject.
+	CommonName string
+	// DNSNames and IPAddresses are the subjectAltName entries: the order's
+	// identifiers, nothing more.
+	DNSNames    []string
+	IPAddresses []net.IP
+	// ExtKeyUsage is the certificate's extended key usage (serverAuth, and
+	// clientAuth where the profile allows it).
+	ExtKeyUsage []x509.ExtKeyUsage
 	// NotBefore is the requested start of validity; zero means now.
 	NotBefore time.Time
 	// Lifetime is the requested validity period.
 	Lifetime time.Duration
+	// RequestedAt is when the order began finalizing: the same on every
+	// retry of one request, so a CA that derives the validity from it
+	// (ca/local) signs the same certificate again.
+	RequestedAt time.Time
 	// Template names the CA-side profile (a CAS certificate template);
 	// empty for the CA's default.
 	Template string
 	// RequestID is the idempotency key derived from the order (RequestID()):
 	// issuing twice with one RequestID yields one certificate.
 	RequestID string
+}
+
+// KeyUsage is the key usage of a leaf for pub: digitalSignature, plus
+// keyEncipherment for RSA (TLS 1.2 RSA key transport encrypts to the key).
+func KeyUsage(pub crypto.PublicKey) x509.KeyUsage {
+	if _, ok := pub.(*rsa.PublicKey); ok {
+		return x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment
+	}
+	return x509.KeyUsageDigitalSignature
 }
 
 // Issued is a signed certificate.
@@ -60,6 +98,17 @@ type RevokeRequest struct {
 	Resource string
 	// Reason is an RFC 5280 §5.3.1 CRLReason code.
 	Reason int
+}
+
+// ErrNotIssued is Finder's answer when the CA holds no certificate for a
+// request ID and never will for the attempts made so far.
+var ErrNotIssued = errors.New("ca: no certificate was issued for the request")
+
+// Finder is implemented by a CA that can say whether it issued for a
+// request ID (CAS: the certificate_id derived from it). The RA ends an
+// order the CA has not answered for only when Find says ErrNotIssued.
+type Finder interface {
+	Find(ctx context.Context, requestID string) (*Issued, error)
 }
 
 // Issuer signs and revokes certificates.

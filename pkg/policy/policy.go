@@ -55,6 +55,9 @@ type Profile struct {
 	IPRanges []string `json:"ipRanges,omitempty"`
 	// AllowWildcards allows "*.name" identifiers (validated by dns-01 only).
 	AllowWildcards bool `json:"allowWildcards,omitempty"`
+	// ClientAuth adds the clientAuth extended key usage to the certificates
+	// (for mutual TLS); without it they are serverAuth only.
+	ClientAuth bool `json:"clientAuth,omitempty"`
 	// Challenges lists the allowed challenge types; empty means all three.
 	Challenges []string `json:"challenges,omitempty"`
 	// DefaultLifetime is the certificate lifetime when the order names

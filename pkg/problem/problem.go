@@ -47,6 +47,11 @@ const (
 	UnsupportedIdentifier   Type = ns + "unsupportedIdentifier"
 	UserActionRequired      Type = ns + "userActionRequired"
 	InvalidProfile          Type = ns + "invalidProfile"
+	// CAMisissued is acmera's own type (RFC 8555 §6.7 allows other URIs):
+	// the CA returned a certificate that is not the one acmera asked for,
+	// so acmera revoked it. The fault is the CA's configuration, neither
+	// the client's nor a generic serverInternal.
+	CAMisissued Type = "urn:acmera:error:caMisissued"
 )
 
 // Problem is an RFC 7807 problem document with the ACME extensions for

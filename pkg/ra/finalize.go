@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"net"
 	"time"
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/acmera/acmera/pkg/acme"
 	"github.com/acmera/acmera/pkg/ca"
 	"github.com/acmera/acmera/pkg/certpem"
 	"github.com/acmera/acmera/pkg/core"
@@ -28,9 +30,12 @@ func parseJWK(b []byte) (crypto.PublicKey, error) {
 }
 
 // Finalize checks a CSR against a ready order, moves the order to
-// processing exactly once and asks the CA to sign (RFC 8555 §7.4). A
-// transient CA failure leaves the order processing and queues a retry; the
-// client keeps polling the order.
+// processing exactly once and asks the CA to sign (RFC 8555 §7.4) the
+// certificate the RA builds from the order. Before the CA is called, a
+// delayed finalize task is queued (an outbox): if this instance dies after
+// the CA minted, or the store write fails, the task asks the CA again with
+// the same request ID and records what it minted. A transient CA failure
+// leaves the order processing for that task; the client keeps polling.
 func (r *RA) Finalize(ctx context.Context, acct *core.Account, orderID string, csrDER []byte) (*core.Order, error) {
 	o, err := r.store.GetOrder(ctx, orderID)
 	if err != nil {
@@ -42,6 +47,9 @@ func (r *RA) Finalize(ctx context.Context, acct *core.Account, orderID string, c
 	now := r.now()
 	if s := o.StatusAt(now); s != core.StatusReady {
 		return nil, problem.New(problem.OrderNotReady, "the order is %s, not ready", s)
+	}
+	if !o.NotAfter.IsZero() && !o.NotAfter.After(now) {
+		return nil, problem.Malformedf("the order's notAfter %s has already passed; create a new order", o.NotAfter.UTC().Format(time.RFC3339))
 	}
 	csr, err := checkCSR(csrDER, o, acct)
 	if err != nil {
@@ -59,50 +67,105 @@ func (r *RA) Finalize(ctx context.Context, acct *core.Account, orderID string, c
 	}
 	// The order is now processing: finish the CA call and its record even if
 	// the client goes away, so the order does not wait for a retry.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), caCallTimeout)
 	defer cancel()
-	o, err = r.issue(ctx, o, csr)
-	if err == nil && o.Status == core.StatusProcessing {
-		r.enqueueFinalize(ctx, o)
+	r.enqueueFinalize(ctx, o, r.finalizeRetryDelay)
+	return r.issue(ctx, o, csr)
+}
+
+// caCallTimeout bounds one finalize's CA call and record. The outbox task
+// runs after it (Config.FinalizeRetryDelay is at least this long by
+// default), so the first attempt has ended by then.
+const caCallTimeout = 60 * time.Second
+
+// issueRequest builds the certificate acmera decided: the order's
+// identifiers as names, the CSR's key, the profile's usages and lifetime.
+func (r *RA) issueRequest(o *core.Order, csr *x509.CertificateRequest) (ca.IssueRequest, error) {
+	pr, err := r.profile(o.Profile)
+	if err != nil {
+		return ca.IssueRequest{}, err
 	}
-	return o, err
+	req := ca.IssueRequest{
+		CSR: csr, PublicKey: csr.PublicKey, NotBefore: o.NotBefore, Lifetime: time.Duration(pr.DefaultLifetime),
+		Template: pr.CATemplate, RequestID: ca.RequestID(o.ID), RequestedAt: o.UpdatedAt,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	if pr.ClientAuth {
+		req.ExtKeyUsage = append(req.ExtKeyUsage, x509.ExtKeyUsageClientAuth)
+	}
+	for _, id := range o.Identifiers {
+		switch id.Type {
+		case acme.IdentifierDNS:
+			req.DNSNames = append(req.DNSNames, id.Value)
+		case acme.IdentifierIP:
+			req.IPAddresses = append(req.IPAddresses, net.ParseIP(id.Value))
+		}
+	}
+	// The common name repeats the first DNS name where it fits (RFC 5280
+	// ub-common-name 64); with none the subject is empty.
+	if len(req.DNSNames) > 0 && len(req.DNSNames[0]) <= 64 {
+		req.CommonName = req.DNSNames[0]
+	}
+	if !o.NotAfter.IsZero() {
+		start := o.NotBefore
+		if start.IsZero() {
+			start = o.UpdatedAt
+		}
+		req.Lifetime = o.NotAfter.Sub(start)
+	}
+	return req, nil
 }
 
 // issue calls the CA for a processing order and records the outcome. It
 // returns the order as it then stands: still processing after a transient
-// CA failure, which the caller must arrange to retry.
+// CA failure, which the outbox task retries.
 func (r *RA) issue(ctx context.Context, o *core.Order, csr *x509.CertificateRequest) (*core.Order, error) {
-	pr, err := r.profile(o.Profile)
+	req, err := r.issueRequest(o, csr)
 	if err != nil {
 		return nil, err
 	}
-	lifetime := time.Duration(pr.DefaultLifetime)
-	if !o.NotAfter.IsZero() {
-		start := o.NotBefore
-		if start.IsZero() {
-			start = r.now()
-		}
-		lifetime = o.NotAfter.Sub(start)
-	}
-	req := ca.IssueRequest{CSR: csr, NotBefore: o.NotBefore, Lifetime: lifetime, Template: pr.CATemplate, RequestID: ca.RequestID(o.ID)}
 	issued, err := r.ca.Issue(ctx, req)
 	var rejected *ca.RejectedError
 	switch {
 	case errors.As(err, &rejected):
 		return r.failFinalize(ctx, o, problem.BadCSRf("the CA refused to issue: %s", rejected.Detail))
+	case errors.Is(err, ca.ErrMisconfigured):
+		r.log.ErrorContext(ctx, "the CA refused acmera's request: check the CA pool, template and acmera's permissions",
+			"event", "ca.misconfigured", "order", o.ID, "error", err.Error())
+		return r.failFinalize(ctx, o, problem.New(problem.ServerInternal, "the CA could not issue because of a server configuration error; the operator has been alerted"))
 	case err != nil:
-		// The order stays processing; the caller arranges the retry.
+		// The order stays processing; the outbox task retries.
 		r.log.WarnContext(ctx, "CA issue failed; finalize will be retried", "order", o.ID, "error", err.Error())
 		return o, nil
 	}
-	cert, err := certificateFrom(o, issued, r.now())
+	return r.record(ctx, o, req, issued)
+}
+
+// record checks what the CA returned and stores it. A certificate that is
+// not what was asked is revoked and the order fails; one minted for an
+// order that has meanwhile ended otherwise is revoked, never orphaned.
+func (r *RA) record(ctx context.Context, o *core.Order, req ca.IssueRequest, issued *ca.Issued) (*core.Order, error) {
+	cert, leaf, err := certificateFrom(o, issued, r.now())
 	if err != nil {
 		return nil, err
+	}
+	var mismatch *ca.MismatchError
+	if err := ca.CheckIssued(req, leaf, o.UpdatedAt); errors.As(err, &mismatch) {
+		r.revokeUnusable(ctx, o, cert, leaf, "the CA issued a certificate other than the one requested: "+mismatch.Detail)
+		return r.failFinalize(ctx, o, problem.New(problem.CAMisissued,
+			"the CA returned a certificate that does not match the order (%s); it was revoked and not issued", mismatch.Detail))
+	} else if err != nil {
+		return nil, fmt.Errorf("ca.CheckIssued: %w", err)
+	}
+	if r.beforeComplete != nil {
+		if err := r.beforeComplete(ctx, o.ID); err != nil {
+			return nil, err
+		}
 	}
 	done, err := r.store.CompleteFinalize(ctx, o.ID, cert)
 	r.waiters.notify(orderKey(o.ID))
 	if errors.Is(err, store.ErrConflict) {
-		return r.store.GetOrder(ctx, o.ID) // a concurrent retry recorded it first
+		return r.afterConflict(ctx, o, cert, leaf)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store.CompleteFinalize: %w", err)
@@ -111,6 +174,36 @@ func (r *RA) issue(ctx context.Context, o *core.Order, csr *x509.CertificateRequ
 		"identifiers", identValues(o.Identifiers), "serial", cert.Serial, "notAfter", cert.NotAfter,
 		"caResource", cert.CAResource, "profile", o.Profile)
 	return done, nil
+}
+
+// afterConflict handles a CompleteFinalize that found the order no longer
+// processing: a concurrent retry recorded the same certificate (fine), or
+// the order ended without it, and the certificate is revoked.
+func (r *RA) afterConflict(ctx context.Context, o *core.Order, cert *core.Certificate, leaf *x509.Certificate) (*core.Order, error) {
+	cur, err := r.store.GetOrder(ctx, o.ID)
+	if err != nil {
+		return nil, fmt.Errorf("store.GetOrder: %w", err)
+	}
+	if cur.Status == core.StatusValid {
+		if got, err := r.store.GetCertificate(ctx, cur.CertificateID); err == nil && got.Serial == cert.Serial {
+			return cur, nil
+		}
+	}
+	r.revokeUnusable(ctx, o, cert, leaf, "the CA minted a certificate for an order that had already ended "+string(cur.Status))
+	return cur, nil
+}
+
+// revokeUnusable revokes at the CA a certificate that will never be served
+// and writes an audit event with everything needed to find it.
+func (r *RA) revokeUnusable(ctx context.Context, o *core.Order, cert *core.Certificate, leaf *x509.Certificate, why string) {
+	err := r.ca.Revoke(ctx, ca.RevokeRequest{Cert: leaf, Resource: cert.CAResource, Reason: 0})
+	errText := ""
+	if err != nil {
+		errText = err.Error()
+	}
+	r.log.ErrorContext(ctx, why, "event", "certificate.unusable", "account", o.AccountID, "order", o.ID,
+		"serial", cert.Serial, "caResource", cert.CAResource, "identifiers", identValues(o.Identifiers),
+		"revoked", err == nil, "revokeError", errText)
 }
 
 func (r *RA) failFinalize(ctx context.Context, o *core.Order, prob *problem.Problem) (*core.Order, error) {
@@ -126,8 +219,10 @@ func (r *RA) failFinalize(ctx context.Context, o *core.Order, prob *problem.Prob
 	return done, nil
 }
 
-func (r *RA) enqueueFinalize(ctx context.Context, o *core.Order) {
-	t := queue.Task{Kind: queue.KindFinalize, Profile: o.Profile, OrderID: o.ID}
+// enqueueFinalize queues the finalize task of o, to run after delay. Its
+// name is the order's, so a second enqueue while one waits is a no-op.
+func (r *RA) enqueueFinalize(ctx context.Context, o *core.Order, delay time.Duration) {
+	t := queue.Task{Kind: queue.KindFinalize, Profile: o.Profile, OrderID: o.ID, After: delay}
 	if err := r.queue.Enqueue(ctx, t); err != nil {
 		// The order stays processing; the next poll of the order re-queues it.
 		r.log.ErrorContext(ctx, "queue.Enqueue finalize retry failed", "order", o.ID, "error", err.Error())
@@ -135,8 +230,11 @@ func (r *RA) enqueueFinalize(ctx context.Context, o *core.Order) {
 }
 
 // retryFinalize re-runs the CA call of a processing order with the same
-// request ID. After the finalize timeout it gives up and marks the order
-// invalid, so that no order stays processing forever.
+// request ID, which gets back a certificate the CA already minted. Past
+// the finalize timeout it ends the order only once the CA says it never
+// issued for the request (ca.Finder); a CA that cannot say keeps the
+// order processing and the task retrying, so no order is ended invalid
+// while its certificate may exist.
 func (r *RA) retryFinalize(ctx context.Context, t queue.Task) error {
 	o, err := r.store.GetOrder(ctx, t.OrderID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -148,10 +246,6 @@ func (r *RA) retryFinalize(ctx context.Context, t queue.Task) error {
 	if o.Status != core.StatusProcessing {
 		return nil
 	}
-	if r.now().Sub(o.UpdatedAt) > r.finalizeTimeout {
-		_, err := r.failFinalize(ctx, o, problem.New(problem.ServerInternal, "the CA did not issue within %v; create a new order", r.finalizeTimeout))
-		return err
-	}
 	csr, err := x509.ParseCertificateRequest(o.CSR)
 	if err != nil {
 		_, err := r.failFinalize(ctx, o, problem.BadCSRf("the stored CSR could not be parsed"))
@@ -161,20 +255,28 @@ func (r *RA) retryFinalize(ctx context.Context, t queue.Task) error {
 	if err != nil {
 		return err
 	}
-	if done.Status == core.StatusProcessing {
-		return fmt.Errorf("ra: CA still failing for order %s", o.ID)
+	if done.Status != core.StatusProcessing {
+		return nil
 	}
-	return nil
+	if r.now().Sub(o.UpdatedAt) > r.finalizeTimeout {
+		if f, ok := r.ca.(ca.Finder); ok {
+			if _, err := f.Find(ctx, ca.RequestID(o.ID)); errors.Is(err, ca.ErrNotIssued) {
+				_, err := r.failFinalize(ctx, o, problem.New(problem.ServerInternal, "the CA did not issue within %v; create a new order", r.finalizeTimeout))
+				return err
+			}
+		}
+	}
+	return fmt.Errorf("ra: CA still failing for order %s", o.ID)
 }
 
 // certificateFrom builds the certificate record of an issued chain.
-func certificateFrom(o *core.Order, issued *ca.Issued, now time.Time) (*core.Certificate, error) {
+func certificateFrom(o *core.Order, issued *ca.Issued, now time.Time) (*core.Certificate, *x509.Certificate, error) {
 	if issued == nil || len(issued.Chain) == 0 {
-		return nil, errors.New("ca: empty chain")
+		return nil, nil, errors.New("ca: empty chain")
 	}
 	leaf, err := x509.ParseCertificate(issued.Chain[0])
 	if err != nil {
-		return nil, fmt.Errorf("x509.ParseCertificate leaf: %w", err)
+		return nil, nil, fmt.Errorf("x509.ParseCertificate leaf: %w", err)
 	}
 	var chain []byte
 	for _, der := range issued.Chain {
@@ -184,7 +286,7 @@ func certificateFrom(o *core.Order, issued *ca.Issued, now time.Time) (*core.Cer
 		ID: o.ID, AccountID: o.AccountID, OrderID: o.ID, Profile: o.Profile,
 		Serial: SerialString(leaf.SerialNumber), Chain: chain, NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter,
 		CAResource: issued.Resource, Status: core.StatusValid, CreatedAt: now,
-	}, nil
+	}, leaf, nil
 }
 
 // SerialString encodes a serial as core.Certificate.Serial does.

@@ -192,9 +192,9 @@ func identValues(ids []acme.Identifier) []string {
 }
 
 // Order returns an order of the account. An order left processing for a
-// while is re-queued (harmless if its task still exists), and one left
-// processing past the finalize timeout is marked invalid, so that every
-// order ends.
+// while is re-queued (harmless if its task still exists); only the
+// finalize task ends an order the CA has not answered for, once it knows
+// the CA did not issue (see retryFinalize).
 func (r *RA) Order(ctx context.Context, acct *core.Account, id string) (*core.Order, error) {
 	o, err := r.store.GetOrder(ctx, id)
 	if err != nil {
@@ -204,14 +204,8 @@ func (r *RA) Order(ctx context.Context, acct *core.Account, id string) (*core.Or
 		return nil, err
 	}
 	if o.Status == core.StatusProcessing {
-		switch age := r.now().Sub(o.UpdatedAt); {
-		case age > r.finalizeTimeout:
-			// The retries ran out (or were lost): end the order rather
-			// than leave it processing forever.
-			return r.failFinalize(ctx, o, problem.New(problem.ServerInternal,
-				"the CA did not issue within %v; create a new order", r.finalizeTimeout))
-		case age > 30*time.Second:
-			r.enqueueFinalize(ctx, o)
+		if r.now().Sub(o.UpdatedAt) > 30*time.Second {
+			r.enqueueFinalize(ctx, o, 0)
 		}
 		if r.pollWait > 0 {
 			return r.awaitOrder(ctx, o)

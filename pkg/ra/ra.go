@@ -39,8 +39,17 @@ type Config struct {
 	// Logger receives request-independent events and audit events.
 	Logger *slog.Logger
 	// FinalizeTimeout is how long an order may stay processing before the
-	// RA gives up on the CA and marks it invalid; default 10 minutes.
+	// RA gives up on the CA and marks it invalid, once the CA says it did
+	// not issue (ca.Finder); default 10 minutes.
 	FinalizeTimeout time.Duration
+	// FinalizeRetryDelay is when the outbox finalize task, queued before
+	// every CA call, runs; default 75 s, after the first call's own
+	// 60-second bound.
+	FinalizeRetryDelay time.Duration
+	// BeforeComplete, when set, runs between the CA's answer and the
+	// store write that records it; an error aborts there as if the
+	// instance had died. A fault-injection hook for tests only.
+	BeforeComplete func(ctx context.Context, orderID string) error
 	// AccountCacheTTL is how long an account read is reused by this
 	// instance; default 5 s, negative disables. Changes made elsewhere
 	// (deactivation, key rollover) take effect here within it.
@@ -67,10 +76,13 @@ type RA struct {
 	now             func() time.Time
 	log             *slog.Logger
 	finalizeTimeout time.Duration
-	accounts        *accountCache
-	orders          *orderLimiter
-	pollWait        time.Duration
-	waiters         *resultWaiters
+	// finalizeRetryDelay delays the outbox finalize task.
+	finalizeRetryDelay time.Duration
+	beforeComplete     func(ctx context.Context, orderID string) error
+	accounts           *accountCache
+	orders             *orderLimiter
+	pollWait           time.Duration
+	waiters            *resultWaiters
 }
 
 // New returns an RA.
@@ -79,7 +91,8 @@ func New(cfg Config) (*RA, error) {
 		return nil, errors.New("ra: Store, Queue, Validator, Issuer and Policy are required")
 	}
 	r := &RA{store: cfg.Store, queue: cfg.Queue, va: cfg.Validator, ca: cfg.Issuer, policy: cfg.Policy,
-		now: cfg.Clock, log: cfg.Logger, finalizeTimeout: cfg.FinalizeTimeout}
+		now: cfg.Clock, log: cfg.Logger, finalizeTimeout: cfg.FinalizeTimeout,
+		finalizeRetryDelay: cfg.FinalizeRetryDelay, beforeComplete: cfg.BeforeComplete}
 	if r.now == nil {
 		r.now = time.Now
 	}
@@ -88,6 +101,9 @@ func New(cfg Config) (*RA, error) {
 	}
 	if r.finalizeTimeout <= 0 {
 		r.finalizeTimeout = 10 * time.Minute
+	}
+	if r.finalizeRetryDelay <= 0 {
+		r.finalizeRetryDelay = caCallTimeout + 15*time.Second
 	}
 	ttl := cfg.AccountCacheTTL
 	if ttl == 0 {

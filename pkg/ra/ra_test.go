@@ -1,16 +1,20 @@
 package ra
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -192,8 +196,15 @@ func TestFinalizeRetriesTransientCAFailure(t *testing.T) {
 	}
 }
 
-// An order left processing past the finalize timeout ends invalid.
-func TestFinalizeGivesUp(t *testing.T) {
+// notIssuedCA is a flakyCA that can say it never issued (ca.Finder).
+type notIssuedCA struct{ *flakyCA }
+
+func (notIssuedCA) Find(context.Context, string) (*ca.Issued, error) { return nil, ca.ErrNotIssued }
+
+// An order left processing past the finalize timeout ends invalid only
+// when the CA says it never issued for it; a CA that cannot say keeps the
+// order processing and its task retrying.
+func TestFinalizeGivesUpOnlyWhenTheCANeverIssued(t *testing.T) {
 	f := newFixture(t, 1000)
 	o := f.readyOrder(t)
 	if _, err := f.ra.Finalize(t.Context(), f.acct, o.ID, csrDER(t)); err != nil {
@@ -201,10 +212,197 @@ func TestFinalizeGivesUp(t *testing.T) {
 	}
 	f.now = f.now.Add(11 * time.Minute)
 	got, err := f.ra.Order(t.Context(), f.acct, o.ID)
+	if err != nil || got.Status != core.StatusProcessing {
+		t.Fatalf("poll after timeout: %v %v, want still processing", got.Status, err)
+	}
+	if errs := f.runTasks(t); len(errs) == 0 || errs[len(errs)-1] == nil {
+		t.Fatalf("finalize task with the CA down and no way to look: %v, want a retry", errs)
+	}
+	if got, _ := f.ra.Order(t.Context(), f.acct, o.ID); got.Status != core.StatusProcessing {
+		t.Fatalf("order %s, want processing while the CA may still issue", got.Status)
+	}
+	f.ra.ca = notIssuedCA{f.ca}
+	if err := f.ra.HandleTask(t.Context(), queue.Task{Kind: queue.KindFinalize, OrderID: o.ID}); err != nil {
+		t.Fatal(err)
+	}
+	got, err = f.ra.Order(t.Context(), f.acct, o.ID)
 	if err != nil || got.Status != core.StatusInvalid || got.Error == nil || got.Error.Type != problem.ServerInternal {
-		t.Fatalf("order after timeout: %+v %v", got, err)
+		t.Fatalf("order after the CA said it never issued: %+v %v", got, err)
 	}
 }
+
+// The outbox: the finalize task is queued, delayed, before the CA is
+// called; an instance that dies between the CA's answer and the store
+// write is healed by it, with the one certificate the CA minted.
+func TestFinalizeOutboxHealsDeathAfterTheCAAnswered(t *testing.T) {
+	f := newFixture(t, 0)
+	o := f.readyOrder(t)
+	var queuedBeforeCA int
+	f.ra.ca = issueSpy{f.ca, func() { f.q.mu.Lock(); queuedBeforeCA = len(f.q.tasks); f.q.mu.Unlock() }}
+	var minted [][]byte
+	f.ra.beforeComplete = func(context.Context, string) error { return errors.New("instance killed") }
+	spyCA := f.ra.ca
+	f.ra.ca = recordCA{spyCA, &minted}
+	if _, err := f.ra.Finalize(t.Context(), f.acct, o.ID, csrDER(t)); err == nil {
+		t.Fatal("Finalize survived the injected death")
+	}
+	if queuedBeforeCA != 1 || f.q.tasks[0].Kind != queue.KindFinalize || f.q.tasks[0].After != f.ra.finalizeRetryDelay {
+		t.Fatalf("tasks queued before the CA call: %d %+v, want the delayed finalize", queuedBeforeCA, f.q.tasks)
+	}
+	if got, _ := f.ra.Order(t.Context(), f.acct, o.ID); got.Status != core.StatusProcessing {
+		t.Fatalf("order %s after the death, want processing", got.Status)
+	}
+	f.ra.beforeComplete = nil
+	if errs := f.runTasks(t); len(errs) != 1 || errs[0] != nil {
+		t.Fatalf("outbox task: %v", errs)
+	}
+	got, _ := f.ra.Order(t.Context(), f.acct, o.ID)
+	c, err := f.ra.Certificate(t.Context(), f.acct, got.CertificateID)
+	if got.Status != core.StatusValid || err != nil {
+		t.Fatalf("order %s, certificate %v: want valid", got.Status, err)
+	}
+	if len(minted) != 2 || !bytes.Equal(minted[0], minted[1]) {
+		t.Fatalf("the CA answered %d times with different certificates; want the same one twice", len(minted))
+	}
+	if b, _ := pem.Decode(c.Chain); b == nil || !bytes.Equal(b.Bytes, minted[0]) {
+		t.Fatal("the stored certificate is not the one the CA minted")
+	}
+}
+
+// A certificate the CA minted for an order that ended meanwhile is revoked
+// and the order is left as it ended.
+func TestFinalizeRevokesACertificateForAnEndedOrder(t *testing.T) {
+	f := newFixture(t, 0)
+	o := f.readyOrder(t)
+	f.ra.beforeComplete = func(ctx context.Context, id string) error {
+		_, err := f.store.FailFinalize(ctx, id, problem.New(problem.ServerInternal, "ended elsewhere"))
+		return err
+	}
+	rev := &revokeLog{}
+	f.ra.ca = revokingCA{f.ca, rev}
+	got, err := f.ra.Finalize(t.Context(), f.acct, o.ID, csrDER(t))
+	if err != nil || got.Status != core.StatusInvalid {
+		t.Fatalf("finalize: %v %v, want the order as it ended (invalid)", got.Status, err)
+	}
+	if len(rev.reqs) != 1 || rev.reqs[0].Cert == nil {
+		t.Fatalf("revocations %+v, want the minted certificate revoked", rev.reqs)
+	}
+}
+
+// A CA that returns something other than what was asked (here a template
+// adding a name) fails the order with acmera's caMisissued problem and the
+// certificate is revoked.
+func TestFinalizeRefusesAMisissuedCertificate(t *testing.T) {
+	f := newFixture(t, 0)
+	o := f.readyOrder(t)
+	rev := &revokeLog{}
+	f.ra.ca = revokingCA{tamperCA{f.ca, func(r *ca.IssueRequest) { r.DNSNames = append(r.DNSNames, "evil.example") }}, rev}
+	got, err := f.ra.Finalize(t.Context(), f.acct, o.ID, csrDER(t))
+	if err != nil || got.Status != core.StatusInvalid || got.Error == nil || got.Error.Type != problem.CAMisissued ||
+		!strings.Contains(got.Error.Detail, "DNS names") {
+		t.Fatalf("finalize: %+v %v, want invalid with caMisissued naming the DNS names", got, err)
+	}
+	if len(rev.reqs) != 1 {
+		t.Fatalf("revocations %d, want 1", len(rev.reqs))
+	}
+	if got.CertificateID != "" {
+		t.Fatal("the mis-issued certificate was recorded on the order")
+	}
+}
+
+// A CA misconfiguration (missing pool or template) is the operator's
+// fault: serverInternal with a generic detail, never badCSR.
+func TestFinalizeMisconfiguredCA(t *testing.T) {
+	f := newFixture(t, 0)
+	o := f.readyOrder(t)
+	f.ra.ca = failingCA{f.ca, fmt.Errorf("%w: rpc error: code = NotFound desc = CertificateTemplate projects/p/x not found", ca.ErrMisconfigured)}
+	got, err := f.ra.Finalize(t.Context(), f.acct, o.ID, csrDER(t))
+	if err != nil || got.Status != core.StatusInvalid || got.Error == nil || got.Error.Type != problem.ServerInternal ||
+		strings.Contains(got.Error.Detail, "projects/") || strings.Contains(got.Error.Detail, "CSR") {
+		t.Fatalf("finalize: %+v %v, want invalid with a generic serverInternal", got, err)
+	}
+}
+
+// A notAfter that has passed by finalize is the client's malformed order,
+// not a CA outage; the order stays ready.
+func TestFinalizePastNotAfter(t *testing.T) {
+	f := newFixture(t, 0)
+	ctx := t.Context()
+	o, err := f.ra.NewOrder(ctx, f.acct, NewOrderRequest{Profile: "acme", Identifiers: []acme.Identifier{{Type: "ip", Value: "127.0.0.1"}},
+		NotAfter: f.now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	az, _ := f.ra.Authorization(ctx, f.acct, o.AuthzIDs[0])
+	if _, _, err := f.ra.AnswerChallenge(ctx, f.acct, az.ID, az.Challenges[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	f.runTasks(t)
+	f.now = f.now.Add(2 * time.Hour)
+	_, err = f.ra.Finalize(ctx, f.acct, o.ID, csrDER(t))
+	var p *problem.Problem
+	if !errors.As(err, &p) || p.Type != problem.Malformed || !strings.Contains(p.Detail, "notAfter") {
+		t.Fatalf("finalize past notAfter: %v, want malformed naming notAfter", err)
+	}
+}
+
+// issueSpy runs before on every Issue.
+type issueSpy struct {
+	ca.Issuer
+	before func()
+}
+
+func (s issueSpy) Issue(ctx context.Context, req ca.IssueRequest) (*ca.Issued, error) {
+	s.before()
+	return s.Issuer.Issue(ctx, req)
+}
+
+// recordCA keeps every leaf the CA returned.
+type recordCA struct {
+	ca.Issuer
+	leafs *[][]byte
+}
+
+func (r recordCA) Issue(ctx context.Context, req ca.IssueRequest) (*ca.Issued, error) {
+	got, err := r.Issuer.Issue(ctx, req)
+	if err == nil {
+		*r.leafs = append(*r.leafs, got.Chain[0])
+	}
+	return got, err
+}
+
+type revokeLog struct{ reqs []ca.RevokeRequest }
+
+// revokingCA records revocations.
+type revokingCA struct {
+	ca.Issuer
+	log *revokeLog
+}
+
+func (r revokingCA) Revoke(_ context.Context, req ca.RevokeRequest) error {
+	r.log.reqs = append(r.log.reqs, req)
+	return nil
+}
+
+// tamperCA changes the request before the CA sees it, as a misconfigured
+// template would.
+type tamperCA struct {
+	ca.Issuer
+	tamper func(*ca.IssueRequest)
+}
+
+func (c tamperCA) Issue(ctx context.Context, req ca.IssueRequest) (*ca.Issued, error) {
+	c.tamper(&req)
+	return c.Issuer.Issue(ctx, req)
+}
+
+// failingCA fails every Issue with err.
+type failingCA struct {
+	ca.Issuer
+	err error
+}
+
+func (c failingCA) Issue(context.Context, ca.IssueRequest) (*ca.Issued, error) { return nil, c.err }
 
 // A validation task redelivered after its result was recorded validates
 // nothing and succeeds.

@@ -91,8 +91,8 @@ func TestFinalize(t *testing.T) {
 		{"extra name", "badCSR", "extra.example", csrFor(t, good, []string{"127.0.0.1"}, "extra.example")},
 		{"missing name", "badCSR", "127.0.0.1", csrFor(t, good, nil, "other.example")},
 		{"account key", "badCSR", "account key", csrFor(t, c.key, []string{"127.0.0.1"})},
-		{"weak RSA", "badPublicKey", "1024", csrFor(t, weak, []string{"127.0.0.1"})},
-		{"P-224", "badPublicKey", "P-224", csrFor(t, p224, []string{"127.0.0.1"})},
+		{"weak RSA", "badCSR", "1024", csrFor(t, weak, []string{"127.0.0.1"})},
+		{"P-224", "badCSR", "P-224", csrFor(t, p224, []string{"127.0.0.1"})},
 		{"not DER", "badCSR", "parsed", map[string]string{"csr": b64([]byte("nope"))}},
 	}
 	for _, tc := range cases {

@@ -14,13 +14,15 @@
 // Errors follow the ca contract: Unavailable, ResourceExhausted,
 // DeadlineExceeded, Aborted, Internal and Unknown are retried a bounded
 // number of times with exponential backoff, then wrapped with
-// ca.ErrTransient; InvalidArgument, FailedPrecondition, OutOfRange,
-// PermissionDenied and NotFound become *ca.RejectedError with a detail safe
-// for the ACME client (RFC 8555 §6.7).
+// ca.ErrTransient; InvalidArgument, FailedPrecondition and OutOfRange
+// become *ca.RejectedError with a detail safe for the ACME client (RFC 8555
+// §6.7); PermissionDenied and NotFound are ca.ErrMisconfigured, the
+// operator's to fix (Check finds them at start).
 package cas
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -34,6 +36,7 @@ import (
 	"google.golang.org/api/option"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -110,6 +113,7 @@ func New(ctx context.Context, cfg Config, opts ...option.ClientOption) (*Issuer,
 	client.CallOptions.GetCertificate = one
 	client.CallOptions.RevokeCertificate = one
 	client.CallOptions.FetchCaCerts = one
+	client.CallOptions.GetCertificateTemplate = one
 	return &Issuer{client: client, pool: cfg.Pool, project: m[1], location: m[2], retry: cfg.Retry}, nil
 }
 
@@ -121,7 +125,8 @@ func (i *Issuer) Close() error {
 	return nil
 }
 
-// Issue asks the pool to sign req.CSR (sent as pem_csr). The returned chain
+// Issue asks the pool to sign the certificate req describes, sent as a
+// CertificateConfig (never the client's pem_csr). The returned chain
 // is the leaf followed by the intermediates CAS reports
 // (pem_certificate_chain, issuer-to-root) without the self-signed root:
 // what an ACME client serves (RFC 8555 §7.4.2). A chain that does not end
@@ -143,7 +148,7 @@ func (i *Issuer) Issue(ctx context.Context, req ca.IssueRequest) (*ca.Issued, er
 	if err != nil {
 		return nil, classify(err)
 	}
-	chain, err := chainOf(cert, req.CSR.PublicKey)
+	chain, err := chainOf(cert, req.PublicKey)
 	if err != nil {
 		return nil, fmt.Errorf("cas: certificate %s: %w", cert.GetName(), err)
 	}
@@ -152,8 +157,8 @@ func (i *Issuer) Issue(ctx context.Context, req ca.IssueRequest) (*ca.Issued, er
 
 // createRequest builds the CreateCertificateRequest of req.
 func (i *Issuer) createRequest(req ca.IssueRequest) (*privatecapb.CreateCertificateRequest, error) {
-	if req.CSR == nil {
-		return nil, errors.New("cas: IssueRequest.CSR is nil")
+	if req.PublicKey == nil {
+		return nil, errors.New("cas: IssueRequest.PublicKey is nil")
 	}
 	if _, err := uuid.Parse(req.RequestID); err != nil {
 		return nil, fmt.Errorf("cas: IssueRequest.RequestID %q is not a UUID: %w", req.RequestID, err)
@@ -165,10 +170,12 @@ func (i *Issuer) createRequest(req ca.IssueRequest) (*privatecapb.CreateCertific
 	if err != nil {
 		return nil, err
 	}
+	config, err := certificateConfig(req)
+	if err != nil {
+		return nil, err
+	}
 	cert := &privatecapb.Certificate{
-		CertificateConfig: &privatecapb.Certificate_PemCsr{
-			PemCsr: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: req.CSR.Raw})),
-		},
+		CertificateConfig:   &privatecapb.Certificate_Config{Config: config},
 		Lifetime:            durationpb.New(req.Lifetime),
 		CertificateTemplate: tmpl,
 	}
@@ -180,6 +187,55 @@ func (i *Issuer) createRequest(req ca.IssueRequest) (*privatecapb.CreateCertific
 		CertificateId: ca.CertificateID(req.RequestID),
 		Certificate:   cert,
 		RequestId:     req.RequestID,
+	}, nil
+}
+
+// certificateConfig builds the certificate's whole contents from req:
+// subject CN, subjectAltName, key usage, extended key usage, not a CA, and
+// the public key. The client's CSR is never sent, so nothing it wrote
+// beyond its key reaches the CA; the pool's issuance policy and the
+// template still apply on top (CAS refuses what they forbid).
+func certificateConfig(req ca.IssueRequest) (*privatecapb.CertificateConfig, error) {
+	der, err := x509.MarshalPKIXPublicKey(req.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("cas: x509.MarshalPKIXPublicKey: %w", err)
+	}
+	ips := make([]string, len(req.IPAddresses))
+	for i, ip := range req.IPAddresses {
+		ips[i] = ip.String()
+	}
+	ku := ca.KeyUsage(req.PublicKey)
+	eku := &privatecapb.KeyUsage_ExtendedKeyUsageOptions{}
+	for _, u := range req.ExtKeyUsage {
+		switch u {
+		case x509.ExtKeyUsageServerAuth:
+			eku.ServerAuth = true
+		case x509.ExtKeyUsageClientAuth:
+			eku.ClientAuth = true
+		default:
+			return nil, fmt.Errorf("cas: extended key usage %d is not one acmera issues", u)
+		}
+	}
+	subject := &privatecapb.Subject{CommonName: req.CommonName}
+	return &privatecapb.CertificateConfig{
+		SubjectConfig: &privatecapb.CertificateConfig_SubjectConfig{
+			Subject:        subject,
+			SubjectAltName: &privatecapb.SubjectAltNames{DnsNames: req.DNSNames, IpAddresses: ips},
+		},
+		X509Config: &privatecapb.X509Parameters{
+			KeyUsage: &privatecapb.KeyUsage{
+				BaseKeyUsage: &privatecapb.KeyUsage_KeyUsageOptions{
+					DigitalSignature: ku&x509.KeyUsageDigitalSignature != 0,
+					KeyEncipherment:  ku&x509.KeyUsageKeyEncipherment != 0,
+				},
+				ExtendedKeyUsage: eku,
+			},
+			CaOptions: &privatecapb.X509Parameters_CaOptions{IsCa: proto.Bool(false)},
+		},
+		PublicKey: &privatecapb.PublicKey{
+			Key:    pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}),
+			Format: privatecapb.PublicKey_PEM,
+		},
 	}, nil
 }
 
@@ -196,6 +252,33 @@ func (i *Issuer) template(t string) (string, error) {
 		return fmt.Sprintf("projects/%s/locations/%s/certificateTemplates/%s", i.project, i.location, t), nil
 	}
 	return "", fmt.Errorf("cas: certificate template %q is neither an ID nor projects/P/locations/L/certificateTemplates/T", t)
+}
+
+// Check verifies at start what only the operator can fix: the pool exists
+// and acmera may read it (FetchCaCerts), and so does each named
+// certificate template. Its error names the pool or template; a transient
+// failure is wrapped with ca.ErrTransient.
+func (i *Issuer) Check(ctx context.Context, templates ...string) error {
+	if _, err := i.Roots(ctx); err != nil {
+		return fmt.Errorf("CA pool %s: %w", i.pool, err)
+	}
+	for _, t := range templates {
+		name, err := i.template(t)
+		if err != nil || name == "" {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		err = i.call(ctx, "GetCertificateTemplate", func(ctx context.Context) error {
+			_, err := i.client.GetCertificateTemplate(ctx, &privatecapb.GetCertificateTemplateRequest{Name: name})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("certificate template %s: %w", name, classify(err))
+		}
+	}
+	return nil
 }
 
 // get fetches one certificate resource, with retries.
@@ -242,4 +325,24 @@ func (i *Issuer) Roots(ctx context.Context) ([][]byte, error) {
 		return nil, errors.New("cas: FetchCaCerts returned no CA certificates")
 	}
 	return roots, nil
+}
+
+// Find implements ca.Finder: the certificate issued for requestID, read by
+// the certificate_id derived from it. NotFound is ca.ErrNotIssued. In a
+// DevOps-tier pool, which stores no certificates, NotFound proves nothing
+// beyond the request_id window; the RA only asks after retrying the
+// request itself within that window.
+func (i *Issuer) Find(ctx context.Context, requestID string) (*ca.Issued, error) {
+	cert, err := i.get(ctx, i.pool+"/certificates/"+ca.CertificateID(requestID))
+	if status.Code(err) == codes.NotFound && !errors.Is(err, ca.ErrTransient) {
+		return nil, ca.ErrNotIssued
+	}
+	if err != nil {
+		return nil, classify(err)
+	}
+	chain, err := chainOf(cert, nil)
+	if err != nil {
+		return nil, fmt.Errorf("cas: certificate %s: %w", cert.GetName(), err)
+	}
+	return &ca.Issued{Chain: chain, Resource: cert.GetName()}, nil
 }

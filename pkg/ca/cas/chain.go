@@ -51,8 +51,13 @@ func chainOf(c *privatecapb.Certificate, want crypto.PublicKey) ([][]byte, error
 		return nil, fmt.Errorf("pem_certificate holds %d certificates, want 1", len(leafs))
 	}
 	leaf, _ := x509.ParseCertificate(leafs[0])
-	if k, ok := want.(interface{ Equal(crypto.PublicKey) bool }); !ok || !k.Equal(leaf.PublicKey) {
-		return nil, errors.New("the issued certificate does not certify the CSR's public key")
+	if leaf == nil {
+		return nil, errors.New("pem_certificate does not parse")
+	}
+	if want != nil {
+		if k, ok := want.(interface{ Equal(crypto.PublicKey) bool }); !ok || !k.Equal(leaf.PublicKey) {
+			return nil, errors.New("the issued certificate does not certify the CSR's public key")
+		}
 	}
 	chain := leafs
 	for _, p := range c.GetPemCertificateChain() {

@@ -111,10 +111,15 @@ func newCSR(t *testing.T, key crypto.Signer, names ...string) *x509.CertificateR
 
 func issueReq(t *testing.T, order string, key crypto.Signer) ca.IssueRequest {
 	t.Helper()
+	csr := newCSR(t, key, order+".example.internal")
 	return ca.IssueRequest{
-		CSR:       newCSR(t, key, order+".example.internal"),
-		Lifetime:  24 * time.Hour,
-		RequestID: ca.RequestID(order),
+		CSR:         csr,
+		PublicKey:   csr.PublicKey,
+		CommonName:  csr.DNSNames[0],
+		DNSNames:    csr.DNSNames,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		Lifetime:    24 * time.Hour,
+		RequestID:   ca.RequestID(order),
 	}
 }
 

@@ -162,18 +162,14 @@ func TestIssueRejected(t *testing.T) {
 		wantDetail string
 	}{
 		{name: "RSA key in an ECDSA P-256 pool", cfg: casfake.Config{Policy: ecOnly},
-			mutate: func(r *ca.IssueRequest) { r.CSR = newCSR(t, rsaKey, "a.example.internal") }, wantDetail: "key type"},
+			mutate: func(r *ca.IssueRequest) { r.PublicKey = rsaKey.Public() }, wantDetail: "key type"},
 		{name: "P-384 key in an ECDSA P-256 pool", cfg: casfake.Config{Policy: ecOnly},
-			mutate: func(r *ca.IssueRequest) { r.CSR = newCSR(t, ecKey(t, elliptic.P384()), "a.example.internal") }, wantDetail: "key type"},
+			mutate: func(r *ca.IssueRequest) { r.PublicKey = ecKey(t, elliptic.P384()).Public() }, wantDetail: "key type"},
 		{name: "RSA 2048 below min modulus 3072", cfg: casfake.Config{Policy: rsa3072},
-			mutate: func(r *ca.IssueRequest) { r.CSR = newCSR(t, rsaKey, "a.example.internal") }, wantDetail: "key type"},
-		{name: "unknown template", cfg: casfake.Config{},
-			mutate: func(r *ca.IssueRequest) { r.Template = "no-such-template" }, wantDetail: "missing resource"},
+			mutate: func(r *ca.IssueRequest) { r.PublicKey = rsaKey.Public() }, wantDetail: "key type"},
 		{name: "lifetime over maximum_lifetime",
 			cfg:    casfake.Config{Policy: &privatecapb.CaPool_IssuancePolicy{MaximumLifetime: durationpb.New(time.Hour)}},
 			mutate: func(*ca.IssueRequest) {}, wantDetail: "maximum_lifetime"},
-		{name: "permission denied hides the account", cfg: casfake.Config{},
-			mutate: func(*ca.IssueRequest) {}, failWith: codes.PermissionDenied, wantDetail: "the CA refused the request"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -195,6 +191,71 @@ func TestIssueRejected(t *testing.T) {
 				t.Errorf("CreateCertificate calls = %d, want 1 (no retry of a refusal)", n)
 			}
 		})
+	}
+}
+
+func TestIssueMisconfigured(t *testing.T) {
+	tests := []struct {
+		name     string
+		mutate   func(*ca.IssueRequest)
+		failWith codes.Code
+	}{
+		{"unknown template", func(r *ca.IssueRequest) { r.Template = "no-such-template" }, codes.OK},
+		{"permission denied", func(*ca.IssueRequest) {}, codes.PermissionDenied},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, casfake.Config{}, 3)
+			if tt.failWith != codes.OK {
+				e.fake.FailNext(casfake.MethodCreateCertificate, 1, tt.failWith)
+			}
+			req := issueReq(t, "order-misconfigured", ecKey(t, elliptic.P256()))
+			tt.mutate(&req)
+			_, err := e.issuer.Issue(testCtx(t), req)
+			var rej *ca.RejectedError
+			if !errors.Is(err, ca.ErrMisconfigured) || errors.As(err, &rej) || errors.Is(err, ca.ErrTransient) {
+				t.Fatalf("Issue error = %v, want ca.ErrMisconfigured, not a refusal of the client's request", err)
+			}
+			if n := e.fake.Stats()[casfake.MethodCreateCertificate]; n != 1 {
+				t.Errorf("CreateCertificate calls = %d, want 1 (no retry)", n)
+			}
+		})
+	}
+}
+
+func TestCheck(t *testing.T) {
+	const tmpl = "projects/acmera-test/locations/us-central1/certificateTemplates/tls-server"
+	e := newEnv(t, casfake.Config{Templates: []string{tmpl}}, 2)
+	if err := e.issuer.Check(testCtx(t), "tls-server", tmpl, ""); err != nil {
+		t.Fatalf("Check of an existing pool and template: %v", err)
+	}
+	err := e.issuer.Check(testCtx(t), "tls-server", "no-such-template")
+	if !errors.Is(err, ca.ErrMisconfigured) || !strings.Contains(err.Error(), "certificateTemplates/no-such-template") {
+		t.Errorf("Check of a missing template = %v, want ca.ErrMisconfigured naming it", err)
+	}
+	e.fake.FailNext(casfake.MethodFetchCaCerts, 1, codes.NotFound)
+	err = e.issuer.Check(testCtx(t))
+	if !errors.Is(err, ca.ErrMisconfigured) || !strings.Contains(err.Error(), e.fake.Pool()) {
+		t.Errorf("Check of a missing pool = %v, want ca.ErrMisconfigured naming the pool", err)
+	}
+}
+
+func TestIssueSendsConfigNotCSR(t *testing.T) {
+	e := newEnv(t, casfake.Config{}, 3)
+	req := issueReq(t, "order-config", ecKey(t, elliptic.P256()))
+	// The CSR names more than the request; only the request may reach CAS.
+	req.CSR = newCSR(t, ecKey(t, elliptic.P256()), "order-config.example.internal", "evil.example.internal")
+	req.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}
+	got, err := e.issuer.Issue(testCtx(t), req)
+	if err != nil {
+		t.Fatalf("Issue: %v", err)
+	}
+	if configs, pemCSRs := e.fake.Requests(); configs != 1 || pemCSRs != 0 {
+		t.Errorf("CAS got %d config and %d pem_csr requests, want 1 and 0", configs, pemCSRs)
+	}
+	leaf := parse(t, got.Chain[0])
+	if err := ca.CheckIssued(req, leaf, time.Now()); err != nil {
+		t.Errorf("CheckIssued: %v", err)
 	}
 }
 
@@ -254,7 +315,7 @@ func TestIssueValidatesRequest(t *testing.T) {
 		name   string
 		mutate func(*ca.IssueRequest)
 	}{
-		{"nil CSR", func(r *ca.IssueRequest) { r.CSR = nil }},
+		{"nil public key", func(r *ca.IssueRequest) { r.PublicKey = nil }},
 		{"request ID not a UUID", func(r *ca.IssueRequest) { r.RequestID = "order-v" }},
 		{"zero lifetime", func(r *ca.IssueRequest) { r.Lifetime = 0 }},
 	}

@@ -111,8 +111,11 @@ func safeMessage(err error) string {
 }
 
 // classify maps a failed call to the ca contract: transient errors pass
-// through; permanent refusals become *ca.RejectedError (wrapping the
-// original for logs); anything else is returned as is.
+// through; NotFound and PermissionDenied (a pool or template that does not
+// exist, a role acmera's service account lacks) are the operator's
+// misconfiguration, ca.ErrMisconfigured; other permanent refusals become
+// *ca.RejectedError (wrapping the original for logs); anything else is
+// returned as is.
 func classify(err error) error {
 	if errors.Is(err, ca.ErrTransient) {
 		return err
@@ -121,10 +124,8 @@ func classify(err error) error {
 	switch status.Code(err) {
 	case codes.InvalidArgument, codes.FailedPrecondition, codes.OutOfRange:
 		detail = "the CA rejected the request: " + safeMessage(err)
-	case codes.PermissionDenied:
-		detail = "the CA refused the request"
-	case codes.NotFound:
-		detail = "the CA reported a missing resource (CA pool, certificate template or certificate)"
+	case codes.PermissionDenied, codes.NotFound:
+		return fmt.Errorf("%w: %w", ca.ErrMisconfigured, err)
 	default:
 		return err
 	}

@@ -81,6 +81,11 @@ func (i *Issuer) Revoke(ctx context.Context, req ca.RevokeRequest) error {
 	if status.Code(err) == codes.FailedPrecondition && !errors.Is(err, ca.ErrTransient) {
 		return i.explainRefusal(ctx, req.Resource, err)
 	}
+	if status.Code(err) == codes.NotFound && !errors.Is(err, ca.ErrTransient) {
+		// The pool exists (Check saw it at start): the CA does not know
+		// this certificate.
+		return fmt.Errorf("%w (%w)", &ca.RejectedError{Detail: "the CA does not know this certificate"}, err)
+	}
 	return classify(err)
 }
 

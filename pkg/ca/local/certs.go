@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -14,6 +13,8 @@ import (
 	"math/big"
 	"net"
 	"time"
+
+	"github.com/acmera/acmera/pkg/ca"
 )
 
 // Validity of the generated CA certificates.
@@ -72,22 +73,11 @@ func randomSerial() (*big.Int, error) {
 
 // requestSerial derives the serial of a certificate from its request ID
 // and the issuing intermediate's key identifier: the first 16 bytes of
-// SHA-256(issuerSKID || requestID), high bit cleared, never zero.
-//
-// Why deterministic: the local CA keeps no issuance log. If the process
-// dies after signing but before the RA records the certificate, the RA
-// retries finalize with the same request ID (see ca.RequestID); deriving
-// the serial from that ID means the retry produces a certificate with the
-// same serial, so each order maps to exactly one serial, whichever copy the
-// RA ends up storing, and revocation/ARI by serial stay consistent. Mixing
-// in the issuer's key ID keeps serials of different local CAs (a
-// regenerated directory) apart. The request IDs are UUIDv5 of random
-// 128-bit order IDs, so the serial is still unpredictable to clients.
-//
-// The trade-off: the lost first copy and the retry share a serial while
-// their validity and signature bytes may differ. RFC 5280 §4.1.2.2 asks for
-// unique serials per issuer; here both copies stand for one issuance of one
-// order's key and names, and only one of them is ever handed out.
+// SHA-256(issuerSKID || requestID), high bit cleared, never zero. Request
+// IDs are UUIDv5 of 128-bit order IDs, so the serial is still
+// unpredictable to clients. With a validity derived from the request and a
+// deterministic signature (see CA.Issue), a retried request yields the
+// very same certificate, not a second one with the same serial.
 func requestSerial(issuerSKID []byte, requestID string) *big.Int {
 	h := sha256.New()
 	h.Write(issuerSKID)
@@ -169,18 +159,20 @@ func generate(org, cn string, now time.Time) (*material, error) {
 
 // leafRequest is what a leaf certificate is built from.
 type leafRequest struct {
-	serial    *big.Int
-	notBefore time.Time
-	notAfter  time.Time
-	dnsNames  []string
-	ips       []net.IP
-	pub       crypto.PublicKey
+	serial     *big.Int
+	notBefore  time.Time
+	notAfter   time.Time
+	commonName string
+	dnsNames   []string
+	ips        []net.IP
+	pub        crypto.PublicKey
+	extUsage   []x509.ExtKeyUsage
 }
 
 // leafTemplate builds an end-entity TLS certificate template (RFC 5280
-// §4.2.1.6 subjectAltName; §4.2.1.12 extKeyUsage). The subject CN repeats
-// the first DNS name when it fits; otherwise the subject is empty and Go
-// marks the SAN extension critical, as §4.2.1.6 requires.
+// §4.2.1.6 subjectAltName; §4.2.1.12 extKeyUsage) of exactly what r says.
+// With no common name the subject is empty and Go marks the SAN extension
+// critical, as §4.2.1.6 requires.
 func leafTemplate(r leafRequest, issuerSKID []byte) *x509.Certificate {
 	t := &x509.Certificate{
 		SerialNumber:          r.serial,
@@ -188,18 +180,14 @@ func leafTemplate(r leafRequest, issuerSKID []byte) *x509.Certificate {
 		NotAfter:              r.notAfter,
 		DNSNames:              r.dnsNames,
 		IPAddresses:           r.ips,
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		KeyUsage:              ca.KeyUsage(r.pub),
+		ExtKeyUsage:           r.extUsage,
 		BasicConstraintsValid: true,
 		IsCA:                  false,
 		AuthorityKeyId:        issuerSKID,
 	}
-	if len(r.dnsNames) > 0 && len(r.dnsNames[0]) <= maxCNLength {
-		t.Subject.CommonName = r.dnsNames[0]
-	}
-	if _, ok := r.pub.(*rsa.PublicKey); ok {
-		// RSA key transport (TLS 1.2 RSA key exchange) encrypts to the key.
-		t.KeyUsage |= x509.KeyUsageKeyEncipherment
+	if len(r.commonName) <= maxCNLength {
+		t.Subject.CommonName = r.commonName
 	}
 	return t
 }

@@ -11,6 +11,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"time"
@@ -18,14 +19,20 @@ import (
 	"github.com/acmera/acmera/pkg/ca"
 )
 
-// Issue implements ca.Issuer: it signs the CSR's public key with the
-// intermediate, for the CSR's DNS names and IP addresses (RFC 8555 §7.4,
-// RFC 8738). The serial is derived from req.RequestID (see requestSerial),
-// so a retried request yields a certificate with the same serial.
+// Issue implements ca.Issuer: it signs req.PublicKey with the
+// intermediate, for exactly req's common name, DNS names, IP addresses and
+// extended key usages (RFC 8555 §7.4, RFC 8738); the CSR is not read.
 //
-// Validity: NotBefore is req.NotBefore, or now minus one minute; NotAfter
-// is NotBefore plus req.Lifetime (zero means the maximum), capped at
-// Config.MaxLifetime and at the intermediate's notAfter.
+// Idempotency: the serial is derived from req.RequestID (requestSerial),
+// the validity from req.NotBefore or else req.RequestedAt, and the
+// signature is deterministic (RFC 6979 for the ECDSA intermediate acmera
+// generates), so a retried request yields the same certificate, byte for
+// byte, with nothing to remember between the calls.
+//
+// Validity: NotBefore is req.NotBefore, or req.RequestedAt (else now)
+// minus one minute; NotAfter is NotBefore plus req.Lifetime (zero means
+// the maximum), capped at Config.MaxLifetime and at the intermediate's
+// notAfter.
 //
 // Refusals the client should see (no names, unsupported key type, a
 // validity outside the intermediate's) are *ca.RejectedError.
@@ -33,27 +40,33 @@ func (c *CA) Issue(ctx context.Context, req ca.IssueRequest) (*ca.Issued, error)
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("local.Issue: %w", err)
 	}
-	if req.CSR == nil {
-		return nil, errors.New("local.Issue: no CSR")
+	if req.PublicKey == nil {
+		return nil, errors.New("local.Issue: no public key")
 	}
 	if req.RequestID == "" {
 		return nil, errors.New("local.Issue: no request ID")
 	}
-	if len(req.CSR.DNSNames) == 0 && len(req.CSR.IPAddresses) == 0 {
-		return nil, &ca.RejectedError{Detail: "the CSR names no DNS names or IP addresses"}
+	if len(req.DNSNames) == 0 && len(req.IPAddresses) == 0 {
+		return nil, &ca.RejectedError{Detail: "the request names no DNS names or IP addresses"}
 	}
-	nb, na, err := c.validity(req.NotBefore, req.Lifetime)
+	start := req.NotBefore
+	if start.IsZero() && !req.RequestedAt.IsZero() {
+		start = req.RequestedAt.Add(-backdate)
+	}
+	nb, na, err := c.validity(start, req.Lifetime)
 	if err != nil {
 		return nil, err
 	}
 	der, err := c.sign(leafRequest{
-		serial:    requestSerial(c.inter.SubjectKeyId, req.RequestID),
-		notBefore: nb,
-		notAfter:  na,
-		dnsNames:  req.CSR.DNSNames,
-		ips:       req.CSR.IPAddresses,
-		pub:       req.CSR.PublicKey,
-	})
+		serial:     requestSerial(c.inter.SubjectKeyId, req.RequestID),
+		notBefore:  nb,
+		notAfter:   na,
+		commonName: req.CommonName,
+		dnsNames:   req.DNSNames,
+		ips:        req.IPAddresses,
+		pub:        req.PublicKey,
+		extUsage:   req.ExtKeyUsage,
+	}, true)
 	if err != nil {
 		return nil, err
 	}
@@ -61,13 +74,20 @@ func (c *CA) Issue(ctx context.Context, req ca.IssueRequest) (*ca.Issued, error)
 }
 
 // sign creates a leaf certificate signed by the intermediate.
-func (c *CA) sign(r leafRequest) ([]byte, error) {
+// With deterministic set and an intermediate key that signs
+// deterministically given no randomness (ECDSA on a NIST curve per RFC
+// 6979, Ed25519, RSA PKCS#1 v1.5), the same request gives the same bytes.
+func (c *CA) sign(r leafRequest, deterministic bool) ([]byte, error) {
 	switch r.pub.(type) {
 	case *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey:
 	default:
 		return nil, &ca.RejectedError{Detail: fmt.Sprintf("unsupported public key type %T", r.pub)}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, leafTemplate(r, c.inter.SubjectKeyId), c.inter, r.pub, c.interKey)
+	var random io.Reader = rand.Reader
+	if deterministic {
+		random = nil
+	}
+	der, err := x509.CreateCertificate(random, leafTemplate(r, c.inter.SubjectKeyId), c.inter, r.pub, c.interKey)
 	if err != nil {
 		return nil, fmt.Errorf("x509.CreateCertificate: %w", err)
 	}
@@ -124,10 +144,15 @@ func (c *CA) ServerCertificate(names []string, lifetime time.Duration) (*tls.Cer
 	if err != nil {
 		return nil, err
 	}
+	cn := ""
+	if len(dnsNames) > 0 {
+		cn = dnsNames[0]
+	}
 	der, err := c.sign(leafRequest{
-		serial: serial, notBefore: nb, notAfter: na,
+		serial: serial, notBefore: nb, notAfter: na, commonName: cn,
 		dnsNames: dnsNames, ips: ips, pub: &key.PublicKey,
-	})
+		extUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}, false)
 	if err != nil {
 		return nil, err
 	}

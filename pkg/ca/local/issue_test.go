@@ -111,7 +111,7 @@ func TestIssueVerifies(t *testing.T) {
 	}
 	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			leaf := issue(t, c, ca.IssueRequest{CSR: newCSR(t, tc.key, tc.dns, tc.ips), Lifetime: 24 * time.Hour, RequestID: "req-" + strconv.Itoa(i)})
+			leaf := issue(t, c, fromCSR(newCSR(t, tc.key, tc.dns, tc.ips), ca.IssueRequest{Lifetime: 24 * time.Hour, RequestID: "req-" + strconv.Itoa(i)}))
 			names := append([]string(nil), tc.dns...)
 			for _, ip := range tc.ips {
 				names = append(names, ip.String())
@@ -144,8 +144,8 @@ func TestIssueVerifies(t *testing.T) {
 			if leaf.KeyUsage != wantKU {
 				t.Errorf("key usage = %v, want %v", leaf.KeyUsage, wantKU)
 			}
-			if len(leaf.ExtKeyUsage) != 2 || leaf.ExtKeyUsage[0] != x509.ExtKeyUsageServerAuth || leaf.ExtKeyUsage[1] != x509.ExtKeyUsageClientAuth {
-				t.Errorf("EKU = %v, want serverAuth, clientAuth", leaf.ExtKeyUsage)
+			if len(leaf.ExtKeyUsage) != 1 || leaf.ExtKeyUsage[0] != x509.ExtKeyUsageServerAuth {
+				t.Errorf("EKU = %v, want serverAuth", leaf.ExtKeyUsage)
 			}
 			if leaf.IsCA || !leaf.BasicConstraintsValid {
 				t.Errorf("IsCA = %v, BasicConstraintsValid = %v", leaf.IsCA, leaf.BasicConstraintsValid)
@@ -192,7 +192,7 @@ func TestIssueValidity(t *testing.T) {
 	csr := newCSR(t, p256Key(t), []string{"v.example.com"}, nil)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			leaf := issue(t, c, ca.IssueRequest{CSR: csr, NotBefore: tc.notBefore, Lifetime: tc.lifetime, RequestID: tc.name})
+			leaf := issue(t, c, fromCSR(csr, ca.IssueRequest{NotBefore: tc.notBefore, Lifetime: tc.lifetime, RequestID: tc.name}))
 			if !leaf.NotBefore.Equal(tc.wantNB) {
 				t.Errorf("NotBefore = %s, want %s", leaf.NotBefore, tc.wantNB)
 			}
@@ -208,7 +208,7 @@ func TestIssueMaxLifetimeConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Open: %v", err)
 	}
-	leaf := issue(t, c, ca.IssueRequest{CSR: newCSR(t, p256Key(t), []string{"m.example.com"}, nil), Lifetime: 30 * 24 * time.Hour, RequestID: "r"})
+	leaf := issue(t, c, fromCSR(newCSR(t, p256Key(t), []string{"m.example.com"}, nil), ca.IssueRequest{Lifetime: 30 * 24 * time.Hour, RequestID: "r"}))
 	if got := leaf.NotAfter.Sub(leaf.NotBefore); got != 7*24*time.Hour {
 		t.Errorf("lifetime = %s, want 168h", got)
 	}
@@ -219,7 +219,7 @@ func TestIssueSerial(t *testing.T) {
 	c := openCA(t, dir, fixedClock(testNow))
 	csr := newCSR(t, p256Key(t), []string{"s.example.com"}, nil)
 	serial := func(c *CA, id string) string {
-		return issue(t, c, ca.IssueRequest{CSR: csr, Lifetime: time.Hour, RequestID: id}).SerialNumber.String()
+		return issue(t, c, fromCSR(csr, ca.IssueRequest{Lifetime: time.Hour, RequestID: id})).SerialNumber.String()
 	}
 	id := ca.RequestID("order-1")
 	first := serial(c, id)
@@ -241,7 +241,7 @@ func TestIssueSerial(t *testing.T) {
 			}
 		})
 	}
-	leaf := issue(t, c, ca.IssueRequest{CSR: csr, Lifetime: time.Hour, RequestID: id})
+	leaf := issue(t, c, fromCSR(csr, ca.IssueRequest{Lifetime: time.Hour, RequestID: id}))
 	if leaf.SerialNumber.Sign() <= 0 || leaf.SerialNumber.BitLen() > 127 || leaf.SerialNumber.BitLen() < 64 {
 		t.Errorf("serial %x: want positive, 64..127 bits", leaf.SerialNumber)
 	}
@@ -278,13 +278,13 @@ func TestIssueRejects(t *testing.T) {
 		rejected bool // want *ca.RejectedError
 		wantErr  string
 	}{
-		{"no names", context.Background(), ca.IssueRequest{CSR: newCSR(t, p256Key(t), nil, nil), RequestID: "a"}, true, "no DNS names or IP addresses"},
-		{"unsupported key", context.Background(), ca.IssueRequest{CSR: &x509.CertificateRequest{DNSNames: []string{"x.example"}, PublicKey: "not a key", Subject: pkix.Name{}}, RequestID: "a"}, true, "unsupported public key type string"},
-		{"after intermediate", context.Background(), ca.IssueRequest{CSR: good, NotBefore: c.inter.NotAfter.Add(time.Hour), RequestID: "a"}, true, "outside the CA's validity"},
-		{"negative lifetime", context.Background(), ca.IssueRequest{CSR: good, Lifetime: -time.Hour, RequestID: "a"}, false, "negative lifetime"},
-		{"no csr", context.Background(), ca.IssueRequest{RequestID: "a"}, false, "no CSR"},
-		{"no request id", context.Background(), ca.IssueRequest{CSR: good}, false, "no request ID"},
-		{"canceled", canceled, ca.IssueRequest{CSR: good, RequestID: "a"}, false, "context canceled"},
+		{"no names", context.Background(), fromCSR(newCSR(t, p256Key(t), nil, nil), ca.IssueRequest{RequestID: "a"}), true, "no DNS names or IP addresses"},
+		{"unsupported key", context.Background(), fromCSR(&x509.CertificateRequest{DNSNames: []string{"x.example"}, PublicKey: "not a key", Subject: pkix.Name{}}, ca.IssueRequest{RequestID: "a"}), true, "unsupported public key type string"},
+		{"after intermediate", context.Background(), fromCSR(good, ca.IssueRequest{NotBefore: c.inter.NotAfter.Add(time.Hour), RequestID: "a"}), true, "outside the CA's validity"},
+		{"negative lifetime", context.Background(), fromCSR(good, ca.IssueRequest{Lifetime: -time.Hour, RequestID: "a"}), false, "negative lifetime"},
+		{"no key", context.Background(), ca.IssueRequest{DNSNames: []string{"x.example"}, RequestID: "a"}, false, "no public key"},
+		{"no request id", context.Background(), fromCSR(good, ca.IssueRequest{}), false, "no request ID"},
+		{"canceled", canceled, fromCSR(good, ca.IssueRequest{RequestID: "a"}), false, "context canceled"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -312,7 +312,7 @@ func TestIssueConcurrent(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			got, err := c.Issue(context.Background(), ca.IssueRequest{CSR: csr, Lifetime: time.Hour, RequestID: "c-" + strconv.Itoa(i)})
+			got, err := c.Issue(context.Background(), fromCSR(csr, ca.IssueRequest{Lifetime: time.Hour, RequestID: "c-" + strconv.Itoa(i)}))
 			if err != nil {
 				errs[i] = err
 				return
@@ -341,7 +341,7 @@ func TestIssueConcurrent(t *testing.T) {
 func TestRevokeRecordsNothing(t *testing.T) {
 	dir := t.TempDir()
 	c := openCA(t, dir, fixedClock(testNow))
-	leaf := issue(t, c, ca.IssueRequest{CSR: newCSR(t, p256Key(t), []string{"rv.example.com"}, nil), Lifetime: time.Hour, RequestID: "rv"})
+	leaf := issue(t, c, fromCSR(newCSR(t, p256Key(t), []string{"rv.example.com"}, nil), ca.IssueRequest{Lifetime: time.Hour, RequestID: "rv"}))
 	before, _ := readDirNames(dir)
 	if err := c.Revoke(context.Background(), ca.RevokeRequest{Cert: leaf, Reason: 1}); err != nil {
 		t.Fatalf("Revoke: %v", err)
@@ -360,8 +360,69 @@ func BenchmarkIssue(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		if _, err := c.Issue(ctx, ca.IssueRequest{CSR: csr, Lifetime: 24 * time.Hour, RequestID: strconv.Itoa(i)}); err != nil {
+		if _, err := c.Issue(ctx, fromCSR(csr, ca.IssueRequest{Lifetime: 24 * time.Hour, RequestID: strconv.Itoa(i)})); err != nil {
 			b.Fatalf("Issue: %v", err)
 		}
+	}
+}
+
+// fromCSR fills req with the names and key of csr, as the RA does from an
+// order whose identifiers are the CSR's names.
+func fromCSR(csr *x509.CertificateRequest, req ca.IssueRequest) ca.IssueRequest {
+	req.CSR = csr
+	req.PublicKey = csr.PublicKey
+	req.DNSNames = csr.DNSNames
+	req.IPAddresses = csr.IPAddresses
+	if len(csr.DNSNames) > 0 {
+		req.CommonName = csr.DNSNames[0]
+	}
+	req.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	return req
+}
+
+func TestIssueSameRequestGivesSameCertificate(t *testing.T) {
+	dir := t.TempDir()
+	csr := newCSR(t, p256Key(t), []string{"same.example.com"}, nil)
+	req := fromCSR(csr, ca.IssueRequest{Lifetime: 24 * time.Hour, RequestID: ca.RequestID("order-same"), RequestedAt: testNow})
+	first, err := openCA(t, dir, fixedClock(testNow)).Issue(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A retry after a restart, an hour later, must not mint a second
+	// certificate with the same serial: it gets the first one again.
+	again, err := openCA(t, dir, fixedClock(testNow.Add(time.Hour))).Issue(context.Background(), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(first.Chain[0], again.Chain[0]) {
+		t.Error("a retried request gave a different certificate")
+	}
+	other := req
+	other.RequestID = ca.RequestID("order-other")
+	diff, err := openCA(t, dir, fixedClock(testNow)).Issue(context.Background(), other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(first.Chain[0], diff.Chain[0]) {
+		t.Error("another request gave the same certificate")
+	}
+}
+
+func TestIssueUsesTheRequestNotTheCSR(t *testing.T) {
+	c := openCA(t, t.TempDir(), fixedClock(testNow))
+	// The CSR asks for other names; the request (built by the RA from the
+	// order) is what the certificate holds.
+	csr := newCSR(t, p256Key(t), []string{"evil.example.com", "app.example.com"}, []net.IP{net.ParseIP("10.0.0.1")})
+	req := ca.IssueRequest{
+		CSR: csr, PublicKey: csr.PublicKey, CommonName: "app.example.com", DNSNames: []string{"app.example.com"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		Lifetime:    time.Hour, RequestID: "r-template",
+	}
+	leaf := issue(t, c, req)
+	if err := ca.CheckIssued(req, leaf, testNow); err != nil {
+		t.Fatalf("CheckIssued: %v", err)
+	}
+	if len(leaf.IPAddresses) != 0 || len(leaf.DNSNames) != 1 || leaf.Subject.CommonName != "app.example.com" || len(leaf.Subject.Names) != 1 {
+		t.Errorf("leaf names %v %v subject %v: want only app.example.com", leaf.DNSNames, leaf.IPAddresses, leaf.Subject)
 	}
 }

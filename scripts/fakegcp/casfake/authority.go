@@ -4,7 +4,6 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
@@ -75,30 +74,28 @@ func caTemplate(cn string, notBefore, notAfter time.Time, maxPath int) *x509.Cer
 // chain is the issuer-to-root chain CAS returns in pem_certificate_chain.
 func (a *authority) chain() []string { return []string{a.interPEM, a.rootPEM} }
 
-// sign issues a leaf for the CSR's key, subject and SANs (CAS subject mode
-// DEFAULT), valid [notBefore, notAfter).
-func (a *authority) sign(rnd io.Reader, csr *x509.CertificateRequest, notBefore, notAfter time.Time) ([]byte, error) {
+// sign issues a leaf holding exactly what spec says, signed by the
+// intermediate.
+func (a *authority) sign(rnd io.Reader, spec *leafSpec, notBefore, notAfter time.Time) ([]byte, error) {
 	serial, err := randSerial(rnd)
 	if err != nil {
 		return nil, err
 	}
-	usage := x509.KeyUsageDigitalSignature
-	if _, ok := csr.PublicKey.(*rsa.PublicKey); ok {
-		usage |= x509.KeyUsageKeyEncipherment
-	}
 	tmpl := &x509.Certificate{
-		SerialNumber:   serial,
-		Subject:        csr.Subject,
-		DNSNames:       csr.DNSNames,
-		IPAddresses:    csr.IPAddresses,
-		URIs:           csr.URIs,
-		EmailAddresses: csr.EmailAddresses,
-		NotBefore:      notBefore,
-		NotAfter:       notAfter,
-		KeyUsage:       usage,
-		ExtKeyUsage:    []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		SerialNumber:          serial,
+		Subject:               spec.subject,
+		DNSNames:              spec.dnsNames,
+		IPAddresses:           spec.ips,
+		URIs:                  spec.uris,
+		EmailAddresses:        spec.emails,
+		NotBefore:             notBefore,
+		NotAfter:              notAfter,
+		KeyUsage:              spec.usage,
+		ExtKeyUsage:           spec.extUsage,
+		BasicConstraintsValid: true,
+		IsCA:                  spec.isCA,
 	}
-	der, err := x509.CreateCertificate(rnd, tmpl, a.inter, csr.PublicKey, crypto.Signer(a.interKey))
+	der, err := x509.CreateCertificate(rnd, tmpl, a.inter, spec.pub, crypto.Signer(a.interKey))
 	if err != nil {
 		return nil, fmt.Errorf("x509.CreateCertificate(leaf): %w", err)
 	}

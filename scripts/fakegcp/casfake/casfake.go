@@ -5,8 +5,9 @@
 // unchanged. One fake serves one CA pool backed by an in-memory ECDSA root
 // and intermediate generated at start.
 //
-// Implemented: CreateCertificate (pem_csr only), GetCertificate,
-// RevokeCertificate and FetchCaCerts; every other method answers
+// Implemented: CreateCertificate (config or pem_csr, with templates'
+// predefined_values applied on top), GetCertificate, RevokeCertificate,
+// FetchCaCerts and GetCertificateTemplate; every other method answers
 // Unimplemented. Behaviour follows the documented API: request_id
 // idempotency (AIP-155), certificate_id uniqueness, the pool's issuance
 // policy (allowed key types, maximum lifetime), certificate templates,
@@ -38,6 +39,8 @@ const (
 	MethodGetCertificate    = "GetCertificate"
 	MethodRevokeCertificate = "RevokeCertificate"
 	MethodFetchCaCerts      = "FetchCaCerts"
+	// MethodGetCertificateTemplate is GetCertificateTemplate.
+	MethodGetCertificateTemplate = "GetCertificateTemplate"
 )
 
 // DefaultPool is the pool served when Config.Pool is empty.
@@ -61,6 +64,10 @@ type Config struct {
 	// Templates lists the certificate templates that exist, as full
 	// resource names projects/P/locations/L/certificateTemplates/T.
 	Templates []string
+	// TemplateValues holds, per template name, the template's
+	// predefined_values: X.509 parameters applied on top of every
+	// certificate issued with it, replacing what the request asked.
+	TemplateValues map[string]*privatecapb.X509Parameters
 	// CALifetime is the validity of the issuing (intermediate) CA from
 	// start; zero means one year. Leaf lifetimes are truncated to it.
 	CALifetime time.Duration
@@ -81,9 +88,11 @@ type Server struct {
 	tier      privatecapb.CaPool_Tier
 	policy    *privatecapb.CaPool_IssuancePolicy
 	templates map[string]bool
-	now       func() time.Time
-	rand      io.Reader
-	ca        *authority
+	// templateValues are the templates' predefined_values.
+	templateValues map[string]*privatecapb.X509Parameters
+	now            func() time.Time
+	rand           io.Reader
+	ca             *authority
 
 	mu      sync.Mutex
 	certs   map[string]*privatecapb.Certificate // by resource name
@@ -92,6 +101,8 @@ type Server struct {
 	faults  map[string]fault
 	latency time.Duration
 	minted  int
+	configs int // CreateCertificate requests carrying a config
+	pemCSRs int // CreateCertificate requests carrying a pem_csr
 }
 
 // idempotent remembers a completed request and its answer (AIP-155).
@@ -134,7 +145,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{
 		pool: cfg.Pool, project: m[1], location: m[2], tier: cfg.Tier,
-		policy: cfg.Policy, templates: map[string]bool{},
+		policy: cfg.Policy, templates: map[string]bool{}, templateValues: cfg.TemplateValues,
 		now: cfg.Now, rand: cfg.Rand, ca: ca,
 		certs: map[string]*privatecapb.Certificate{}, reqs: map[string]*idempotent{},
 		calls: map[string]int{}, faults: map[string]fault{},
@@ -215,6 +226,14 @@ func (s *Server) Minted() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.minted
+}
+
+// Requests returns how many CreateCertificate requests carried a
+// certificate.config and how many a certificate.pem_csr.
+func (s *Server) Requests() (configs, pemCSRs int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.configs, s.pemCSRs
 }
 
 // Revocation reports the CAS revocation reason recorded for a certificate

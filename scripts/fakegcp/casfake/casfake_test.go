@@ -8,14 +8,17 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"testing"
 	"time"
 
 	"cloud.google.com/go/security/privateca/apiv1/privatecapb"
+	"github.com/google/uuid"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -147,9 +150,9 @@ func TestCreateValidation(t *testing.T) {
 			r.Parent = "projects/acmera-test/locations/us-central1/caPools/other"
 		}, codes.NotFound},
 		{"malformed pool", func(r *privatecapb.CreateCertificateRequest) { r.Parent = "pool" }, codes.InvalidArgument},
-		{"config instead of pem_csr", func(r *privatecapb.CreateCertificateRequest) {
+		{"config without a public key", func(r *privatecapb.CreateCertificateRequest) {
 			r.Certificate.CertificateConfig = &privatecapb.Certificate_Config{Config: &privatecapb.CertificateConfig{}}
-		}, codes.Unimplemented},
+		}, codes.InvalidArgument},
 		{"garbage CSR", func(r *privatecapb.CreateCertificateRequest) {
 			r.Certificate.CertificateConfig = &privatecapb.Certificate_PemCsr{PemCsr: "nope"}
 		}, codes.InvalidArgument},
@@ -320,4 +323,67 @@ func TestNewRejectsBadPool(t *testing.T) {
 	if _, err := New(Config{Pool: "projects/p/caPools/x"}); err == nil {
 		t.Error("New accepted a malformed pool")
 	}
+}
+
+func TestCreateFromConfigWithTemplateValues(t *testing.T) {
+	const tmpl = "projects/acmera-test/locations/us-central1/certificateTemplates/adds-codesigning"
+	s, c := start(t, Config{Templates: []string{tmpl}, TemplateValues: map[string]*privatecapb.X509Parameters{
+		tmpl: {KeyUsage: &privatecapb.KeyUsage{ExtendedKeyUsage: &privatecapb.KeyUsage_ExtendedKeyUsageOptions{CodeSigning: true}}},
+	}})
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.MarshalPKIXPublicKey(key.Public())
+	config := &privatecapb.CertificateConfig{
+		SubjectConfig: &privatecapb.CertificateConfig_SubjectConfig{
+			Subject:        &privatecapb.Subject{CommonName: "app.example.internal"},
+			SubjectAltName: &privatecapb.SubjectAltNames{DnsNames: []string{"app.example.internal"}, IpAddresses: []string{"10.0.0.7"}},
+		},
+		X509Config: &privatecapb.X509Parameters{
+			KeyUsage: &privatecapb.KeyUsage{
+				BaseKeyUsage:     &privatecapb.KeyUsage_KeyUsageOptions{DigitalSignature: true},
+				ExtendedKeyUsage: &privatecapb.KeyUsage_ExtendedKeyUsageOptions{ServerAuth: true},
+			},
+		},
+		PublicKey: &privatecapb.PublicKey{Key: pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), Format: privatecapb.PublicKey_PEM},
+	}
+	for i, tc := range []struct {
+		template string
+		wantEKU  []x509.ExtKeyUsage
+	}{
+		{"", []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}},
+		{tmpl, []x509.ExtKeyUsage{x509.ExtKeyUsageCodeSigning}}, // predefined_values replace the request's
+	} {
+		req := &privatecapb.CreateCertificateRequest{
+			Parent: s.Pool(), CertificateId: fmt.Sprintf("cfg-%d", i), RequestId: uuid.NewString(),
+			Certificate: &privatecapb.Certificate{
+				CertificateConfig:   &privatecapb.Certificate_Config{Config: config},
+				Lifetime:            durationpb.New(time.Hour),
+				CertificateTemplate: tc.template,
+			},
+		}
+		got, err := c.CreateCertificate(ctxT(t), req)
+		if err != nil {
+			t.Fatalf("CreateCertificate(template %q): %v", tc.template, err)
+		}
+		b, _ := pem.Decode([]byte(got.GetPemCertificate()))
+		leaf, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if leaf.Subject.CommonName != "app.example.internal" || len(leaf.DNSNames) != 1 || len(leaf.IPAddresses) != 1 ||
+			leaf.IsCA || !slices.Equal(leaf.ExtKeyUsage, tc.wantEKU) || !key.PublicKey.Equal(leaf.PublicKey) {
+			t.Errorf("template %q: leaf CN %q SANs %v %v CA %v EKU %v", tc.template, leaf.Subject.CommonName,
+				leaf.DNSNames, leaf.IPAddresses, leaf.IsCA, leaf.ExtKeyUsage)
+		}
+		if got.GetConfig() == nil {
+			t.Error("the returned Certificate does not carry the config")
+		}
+	}
+	if configs, pemCSRs := s.Requests(); configs != 2 || pemCSRs != 0 {
+		t.Errorf("Requests() = %d, %d, want 2, 0", configs, pemCSRs)
+	}
+	if _, err := c.GetCertificateTemplate(ctxT(t), &privatecapb.GetCertificateTemplateRequest{Name: tmpl}); err != nil {
+		t.Errorf("GetCertificateTemplate: %v", err)
+	}
+	_, err := c.GetCertificateTemplate(ctxT(t), &privatecapb.GetCertificateTemplateRequest{Name: tmpl + "-missing"})
+	wantCode(t, err, codes.NotFound)
 }

@@ -7,10 +7,13 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"io"
+	"net"
+	"net/url"
 	"time"
 
 	"cloud.google.com/go/security/privateca/apiv1/privatecapb"
@@ -26,7 +29,7 @@ type allowedKey = privatecapb.CaPool_IssuancePolicy_AllowedKeyType
 // s.mu.
 func (s *Server) create(req *privatecapb.CreateCertificateRequest) (*privatecapb.Certificate, error) {
 	in := req.GetCertificate()
-	csr, err := s.checkCertificate(req)
+	spec, err := s.checkCertificate(req)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +43,6 @@ func (s *Server) create(req *privatecapb.CreateCertificateRequest) (*privatecapb
 	}
 	out := &privatecapb.Certificate{
 		Name:                       s.pool + "/certificates/" + id,
-		CertificateConfig:          &privatecapb.Certificate_PemCsr{PemCsr: in.GetPemCsr()},
 		IssuerCertificateAuthority: s.pool + "/certificateAuthorities/" + caID,
 		Lifetime:                   durationpb.New(notAfter.Sub(notBefore)),
 		CertificateTemplate:        in.GetCertificateTemplate(),
@@ -49,10 +51,15 @@ func (s *Server) create(req *privatecapb.CreateCertificateRequest) (*privatecapb
 		CreateTime:                 timestamppb.New(s.now()),
 		UpdateTime:                 timestamppb.New(s.now()),
 	}
+	if in.GetConfig() != nil {
+		out.CertificateConfig = &privatecapb.Certificate_Config{Config: in.GetConfig()}
+	} else {
+		out.CertificateConfig = &privatecapb.Certificate_PemCsr{PemCsr: in.GetPemCsr()}
+	}
 	if req.GetValidateOnly() {
 		return out, nil
 	}
-	der, err := s.ca.sign(s.rand, csr, notBefore, notAfter)
+	der, err := s.ca.sign(s.rand, spec, notBefore, notAfter)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "sign: %v", err)
 	}
@@ -70,14 +77,13 @@ func (s *Server) create(req *privatecapb.CreateCertificateRequest) (*privatecapb
 	return out, nil
 }
 
-// checkCertificate validates the CSR, template, CA ID and key type.
-func (s *Server) checkCertificate(req *privatecapb.CreateCertificateRequest) (*x509.CertificateRequest, error) {
+// checkCertificate validates the request's pem_csr or config, template,
+// CA ID and key type, and returns what the certificate will hold, with
+// the template's predefined_values applied on top.
+func (s *Server) checkCertificate(req *privatecapb.CreateCertificateRequest) (*leafSpec, error) {
 	in := req.GetCertificate()
 	if in == nil {
 		return nil, status.Error(codes.InvalidArgument, "certificate is required")
-	}
-	if in.GetConfig() != nil {
-		return nil, status.Error(codes.Unimplemented, "casfake supports only certificate.pem_csr, not certificate.config")
 	}
 	if id := req.GetIssuingCertificateAuthorityId(); id != "" && id != caID {
 		return nil, status.Errorf(codes.NotFound, "CertificateAuthority %q not found in %s", id, s.pool)
@@ -85,7 +91,33 @@ func (s *Server) checkCertificate(req *privatecapb.CreateCertificateRequest) (*x
 	if err := s.checkTemplate(in.GetCertificateTemplate()); err != nil {
 		return nil, err
 	}
-	block, _ := pem.Decode([]byte(in.GetPemCsr()))
+	var spec *leafSpec
+	var err error
+	switch {
+	case in.GetConfig() != nil && in.GetPemCsr() != "":
+		return nil, status.Error(codes.InvalidArgument, "certificate: only one of pem_csr and config may be set")
+	case in.GetConfig() != nil:
+		s.configs++
+		spec, err = specFromConfig(in.GetConfig())
+	default:
+		s.pemCSRs++
+		spec, err = specFromCSR(in.GetPemCsr())
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !keyAllowed(spec.pub, s.policy.GetAllowedKeyTypes()) {
+		return nil, status.Error(codes.InvalidArgument,
+			"the CSR's public key type is not allowed by the CaPool's issuance policy")
+	}
+	spec.apply(s.templateValues[in.GetCertificateTemplate()])
+	return spec, nil
+}
+
+// specFromCSR reads a pem_csr: its subject and names as the CSR gives
+// them, and CAS's default usages.
+func specFromCSR(pemCSR string) (*leafSpec, error) {
+	block, _ := pem.Decode([]byte(pemCSR))
 	if block == nil || block.Type != "CERTIFICATE REQUEST" {
 		return nil, status.Error(codes.InvalidArgument, "certificate.pem_csr is not a PEM CERTIFICATE REQUEST")
 	}
@@ -96,11 +128,70 @@ func (s *Server) checkCertificate(req *privatecapb.CreateCertificateRequest) (*x
 	if err := csr.CheckSignature(); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "certificate.pem_csr signature: %v", err)
 	}
-	if !keyAllowed(csr.PublicKey, s.policy.GetAllowedKeyTypes()) {
-		return nil, status.Error(codes.InvalidArgument,
-			"the CSR's public key type is not allowed by the CaPool's issuance policy")
+	usage := x509.KeyUsageDigitalSignature
+	if _, ok := csr.PublicKey.(*rsa.PublicKey); ok {
+		usage |= x509.KeyUsageKeyEncipherment
 	}
-	return csr, nil
+	return &leafSpec{
+		subject: csr.Subject, dnsNames: csr.DNSNames, ips: csr.IPAddresses, uris: csr.URIs,
+		emails: csr.EmailAddresses, pub: csr.PublicKey, usage: usage,
+		extUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}, nil
+}
+
+// specFromConfig reads a CertificateConfig: subject, subject_alt_name,
+// x509_config (key usage, extended key usage, CA options) and public_key.
+func specFromConfig(cfg *privatecapb.CertificateConfig) (*leafSpec, error) {
+	pk := cfg.GetPublicKey()
+	if pk == nil || len(pk.GetKey()) == 0 {
+		return nil, status.Error(codes.InvalidArgument, "certificate.config.public_key is required")
+	}
+	if pk.GetFormat() != privatecapb.PublicKey_PEM {
+		return nil, status.Errorf(codes.InvalidArgument, "certificate.config.public_key.format %v is not supported", pk.GetFormat())
+	}
+	block, _ := pem.Decode(pk.GetKey())
+	if block == nil || block.Type != "PUBLIC KEY" {
+		return nil, status.Error(codes.InvalidArgument, "certificate.config.public_key.key is not a PEM PUBLIC KEY")
+	}
+	pub, err := x509.ParsePKIXPublicKey(block.Bytes)
+	if err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "certificate.config.public_key.key: %v", err)
+	}
+	spec := &leafSpec{pub: pub}
+	if sub := cfg.GetSubjectConfig().GetSubject(); sub != nil {
+		spec.subject = pkix.Name{CommonName: sub.GetCommonName()}
+		if v := sub.GetOrganization(); v != "" {
+			spec.subject.Organization = []string{v}
+		}
+		if v := sub.GetOrganizationalUnit(); v != "" {
+			spec.subject.OrganizationalUnit = []string{v}
+		}
+		if v := sub.GetCountryCode(); v != "" {
+			spec.subject.Country = []string{v}
+		}
+	}
+	san := cfg.GetSubjectConfig().GetSubjectAltName()
+	spec.dnsNames = san.GetDnsNames()
+	spec.emails = san.GetEmailAddresses()
+	for _, v := range san.GetIpAddresses() {
+		ip := net.ParseIP(v)
+		if ip == nil {
+			return nil, status.Errorf(codes.InvalidArgument, "certificate.config.subject_config.subject_alt_name.ip_addresses: %q is not an IP address", v)
+		}
+		spec.ips = append(spec.ips, ip)
+	}
+	for _, v := range san.GetUris() {
+		u, err := url.Parse(v)
+		if err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "certificate.config.subject_config.subject_alt_name.uris: %q: %v", v, err)
+		}
+		spec.uris = append(spec.uris, u)
+	}
+	if spec.subject.CommonName == "" && len(spec.dnsNames)+len(spec.ips)+len(spec.emails)+len(spec.uris) == 0 {
+		return nil, status.Error(codes.InvalidArgument, "certificate.config.subject_config must name a subject or a subject alternative name")
+	}
+	spec.apply(cfg.GetX509Config())
+	return spec, nil
 }
 
 // checkTemplate requires a known template in the pool's location.

@@ -226,6 +226,27 @@ func (s *Server) FetchCaCerts(ctx context.Context, req *privatecapb.FetchCaCerts
 	}, nil
 }
 
+// GetCertificateTemplate returns a template of Config.Templates, with its
+// predefined_values; any other name is NotFound (a malformed one is
+// InvalidArgument).
+func (s *Server) GetCertificateTemplate(ctx context.Context, req *privatecapb.GetCertificateTemplateRequest) (*privatecapb.CertificateTemplate, error) {
+	if err := s.enter(ctx, MethodGetCertificateTemplate); err != nil {
+		return nil, err
+	}
+	if err := s.checkTemplate(req.GetName()); err != nil {
+		return nil, err
+	}
+	if req.GetName() == "" {
+		return nil, status.Error(codes.InvalidArgument, "name is required")
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return &privatecapb.CertificateTemplate{
+		Name:             req.GetName(),
+		PredefinedValues: proto.Clone(s.templateValues[req.GetName()]).(*privatecapb.X509Parameters),
+	}, nil
+}
+
 func clone(c *privatecapb.Certificate) *privatecapb.Certificate {
 	return proto.Clone(c).(*privatecapb.Certificate)
 }

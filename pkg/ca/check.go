@@ -1,0 +1,97 @@
+package ca
+
+import (
+	"crypto"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"slices"
+	"time"
+)
+
+// ValiditySlack is how far a certificate's validity may stray from the
+// request to allow for the CA's clock and its whole-second rounding.
+const ValiditySlack = 2 * time.Minute
+
+// MismatchError says how an issued certificate differs from what acmera
+// asked for: the CA (or its template) changed the contents. Detail is safe
+// to show the ACME client; it names the field, not the CA's configuration.
+type MismatchError struct {
+	Detail string
+}
+
+func (e *MismatchError) Error() string {
+	return "ca: issued certificate does not match the request: " + e.Detail
+}
+
+func mismatch(format string, args ...any) error {
+	return &MismatchError{Detail: fmt.Sprintf(format, args...)}
+}
+
+// CheckIssued checks that leaf is the certificate req asked for, before it
+// is stored or served: exactly the requested names and no other kind of
+// name, not a CA, exactly the requested extended key usages, the requested
+// key, and a validity inside the requested one (up to ValiditySlack).
+// now is the time of the request, for a zero req.NotBefore.
+func CheckIssued(req IssueRequest, leaf *x509.Certificate, now time.Time) error {
+	if !sameNames(leaf.DNSNames, req.DNSNames) {
+		return mismatch("its DNS names %v are not the order's %v", leaf.DNSNames, req.DNSNames)
+	}
+	if !sameIPs(leaf.IPAddresses, req.IPAddresses) {
+		return mismatch("its IP addresses %v are not the order's %v", leaf.IPAddresses, req.IPAddresses)
+	}
+	if len(leaf.EmailAddresses)+len(leaf.URIs) > 0 {
+		return mismatch("it names e-mail addresses or URIs")
+	}
+	if leaf.IsCA || (leaf.KeyUsage&(x509.KeyUsageCertSign|x509.KeyUsageCRLSign)) != 0 {
+		return mismatch("it is a CA certificate")
+	}
+	if len(leaf.UnknownExtKeyUsage) > 0 || !sameUsages(leaf.ExtKeyUsage, req.ExtKeyUsage) {
+		return mismatch("its extended key usages are not the profile's")
+	}
+	if leaf.Subject.CommonName != "" && leaf.Subject.CommonName != req.CommonName {
+		return mismatch("its common name is not the one requested")
+	}
+	type equaler interface{ Equal(crypto.PublicKey) bool }
+	if k, ok := leaf.PublicKey.(equaler); !ok || !k.Equal(req.PublicKey) {
+		return mismatch("its public key is not the CSR's")
+	}
+	start := req.NotBefore
+	if start.IsZero() {
+		start = now
+	}
+	if end := start.Add(req.Lifetime); leaf.NotAfter.After(end.Add(ValiditySlack)) {
+		return mismatch("it is valid until %s, after the requested %s",
+			leaf.NotAfter.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339))
+	}
+	if leaf.NotBefore.After(start.Add(ValiditySlack)) || !leaf.NotAfter.After(leaf.NotBefore) {
+		return mismatch("its validity %s to %s does not start when requested",
+			leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+func sameNames(got, want []string) bool {
+	a, b := slices.Clone(got), slices.Clone(want)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b)) && len(got) == len(want)
+}
+
+func sameIPs(got, want []net.IP) bool {
+	str := func(ips []net.IP) []string {
+		out := make([]string, len(ips))
+		for i, ip := range ips {
+			out[i] = ip.String()
+		}
+		return out
+	}
+	return sameNames(str(got), str(want))
+}
+
+func sameUsages(got, want []x509.ExtKeyUsage) bool {
+	a, b := slices.Clone(got), slices.Clone(want)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}

@@ -1,0 +1,87 @@
+package ca_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"math/big"
+	"net"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/acmera/acmera/pkg/ca"
+)
+
+func TestCheckIssued(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	otherKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	req := ca.IssueRequest{
+		PublicKey: leafKey.Public(), CommonName: "app.example.com",
+		DNSNames: []string{"app.example.com", "www.example.com"}, IPAddresses: []net.IP{net.ParseIP("10.1.2.3")},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, Lifetime: 24 * time.Hour,
+	}
+	good := func() *x509.Certificate {
+		return &x509.Certificate{
+			SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "app.example.com"},
+			DNSNames: []string{"www.example.com", "app.example.com"}, IPAddresses: []net.IP{net.ParseIP("10.1.2.3").To4()},
+			NotBefore: now.Add(-time.Minute), NotAfter: now.Add(24*time.Hour - time.Minute),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+			BasicConstraintsValid: true,
+		}
+	}
+	tests := []struct {
+		name   string
+		mutate func(*x509.Certificate)
+		key    *ecdsa.PrivateKey
+		want   string // "" for a match
+	}{
+		{"exactly what was asked", func(*x509.Certificate) {}, leafKey, ""},
+		{"an extra DNS name", func(c *x509.Certificate) { c.DNSNames = append(c.DNSNames, "evil.example.com") }, leafKey, "DNS names"},
+		{"a missing DNS name", func(c *x509.Certificate) { c.DNSNames = c.DNSNames[:1] }, leafKey, "DNS names"},
+		{"another IP", func(c *x509.Certificate) { c.IPAddresses = []net.IP{net.ParseIP("10.9.9.9")} }, leafKey, "IP addresses"},
+		{"an e-mail SAN", func(c *x509.Certificate) { c.EmailAddresses = []string{"admin@corp.example"} }, leafKey, "e-mail"},
+		{"a URI SAN", func(c *x509.Certificate) { c.URIs = []*url.URL{{Scheme: "spiffe", Host: "corp"}} }, leafKey, "URIs"},
+		{"a CA", func(c *x509.Certificate) { c.IsCA = true; c.KeyUsage |= x509.KeyUsageCertSign }, leafKey, "CA certificate"},
+		{"codeSigning added", func(c *x509.Certificate) {
+			c.ExtKeyUsage = append(c.ExtKeyUsage, x509.ExtKeyUsageCodeSigning)
+		}, leafKey, "extended key usages"},
+		{"clientAuth not asked", func(c *x509.Certificate) {
+			c.ExtKeyUsage = append(c.ExtKeyUsage, x509.ExtKeyUsageClientAuth)
+		}, leafKey, "extended key usages"},
+		{"unknown EKU", func(c *x509.Certificate) {
+			c.UnknownExtKeyUsage = []asn1.ObjectIdentifier{{1, 3, 6, 1, 4, 1, 311, 20, 2, 2}}
+		}, leafKey, "extended key usages"},
+		{"another common name", func(c *x509.Certificate) { c.Subject.CommonName = "administrator" }, leafKey, "common name"},
+		{"another key", func(*x509.Certificate) {}, otherKey, "public key"},
+		{"valid too long", func(c *x509.Certificate) { c.NotAfter = now.Add(48 * time.Hour) }, leafKey, "valid until"},
+		{"starts tomorrow", func(c *x509.Certificate) { c.NotBefore = now.Add(24 * time.Hour) }, leafKey, "does not start"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tmpl := good()
+			tc.mutate(tmpl)
+			der, err := x509.CreateCertificate(rand.Reader, tmpl, &x509.Certificate{Subject: pkix.Name{CommonName: "ca"}}, tc.key.Public(), caKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			leaf, err := x509.ParseCertificate(der)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = ca.CheckIssued(req, leaf, now)
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("CheckIssued = %v, want a match", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("CheckIssued = %v, want a mismatch naming %q", err, tc.want)
+			}
+		})
+	}
+}
