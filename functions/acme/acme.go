@@ -39,12 +39,15 @@ type Parts struct {
 	// for its result (ra.Config.PollWait). Only for a Queue that runs the
 	// tasks in this process; zero in the cloud.
 	PollWait time.Duration
+	// FinalizeRetryDelay delays the outbox finalize task
+	// (ra.Config.FinalizeRetryDelay); zero for the RA's default.
+	FinalizeRetryDelay time.Duration
 }
 
 // NewRA builds the registration authority from parts.
 func NewRA(p Parts) (*ra.RA, error) {
 	r, err := ra.New(ra.Config{Store: p.Store, Queue: p.Queue, Validator: p.Validator, Issuer: p.Issuer,
-		Policy: p.Policy, Logger: p.Logger, Clock: p.Clock, PollWait: p.PollWait})
+		Policy: p.Policy, Logger: p.Logger, Clock: p.Clock, PollWait: p.PollWait, FinalizeRetryDelay: p.FinalizeRetryDelay})
 	if err != nil {
 		return nil, fmt.Errorf("ra.New: %w", err)
 	}

@@ -100,6 +100,9 @@ func cloudParts(ctx context.Context, cfg *config.Cloud, emulator string, log *sl
 		return fail(fmt.Errorf("cas.New: %w", err))
 	}
 	closers = append(closers, issuer.Close)
+	if err := checkCAS(ctx, issuer, cfg); err != nil {
+		return fail(err)
+	}
 	q, err := cloudtasks.New(ctx, cloudtasks.Config{Queue: cfg.TasksQueue, TargetURL: cfg.ValidatorURL,
 		ServiceAccount: cfg.TasksServiceAccount, Audience: cfg.OIDCAudience}, endpointOptions(cfg.TasksEndpoint)...)
 	if err != nil {
@@ -118,7 +121,29 @@ func cloudParts(ctx context.Context, cfg *config.Cloud, emulator string, log *sl
 		key = nonce.NewKey()
 	}
 	return acmefn.Parts{Store: st, Queue: q, Issuer: issuer, Validator: v, Policy: cfg.Policy, NonceKey: key,
-		BaseURL: cfg.BaseURL, Logger: log}, closeAll, nil
+		BaseURL: cfg.BaseURL, Logger: log, FinalizeRetryDelay: cfg.FinalizeRetryDelay}, closeAll, nil
+}
+
+// checkCAS refuses to start when the CA pool or a profile's certificate
+// template does not exist or cannot be used (NotFound, PermissionDenied):
+// the operator's misconfiguration, named by its setting, never reported to
+// a client as a bad CSR.
+func checkCAS(ctx context.Context, issuer *cas.Issuer, cfg *config.Cloud) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := issuer.Check(ctx); err != nil {
+		return fmt.Errorf("ACMERA_CAS_POOL=%s: %w", cfg.CASPool, err)
+	}
+	for _, name := range cfg.Policy.Names() {
+		t := cfg.Policy.Profile(name).CATemplate
+		if t == "" {
+			continue
+		}
+		if err := issuer.Check(ctx, t); err != nil {
+			return fmt.Errorf("ACMERA_PROFILES: profile %q caTemplate %q: %w", name, t, err)
+		}
+	}
+	return nil
 }
 
 // endpointOptions points a Google client at an endpoint override. A

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/acmera/acmera/pkg/policy"
 )
@@ -38,6 +39,10 @@ type Common struct {
 	Policy *policy.Policy
 	// LogLevel is ACMERA_LOG_LEVEL: debug, info (default), warn, error.
 	LogLevel string
+	// FinalizeRetryDelay is ACMERA_FINALIZE_RETRY_DELAY, a Go duration:
+	// when the finalize task queued before every CA call runs (default
+	// 75s, after the first call's own 60 s bound; at least 1s).
+	FinalizeRetryDelay time.Duration
 }
 
 // Embedded is the configuration of the all-in-one embedded default.
@@ -102,6 +107,11 @@ func readCommon(env Getenv, allowAnyDefault bool) (Common, error) {
 	case "", "debug", "info", "warn", "error":
 	default:
 		return c, fmt.Errorf("ACMERA_LOG_LEVEL=%q: must be debug, info, warn or error", c.LogLevel)
+	}
+	if v := env("ACMERA_FINALIZE_RETRY_DELAY"); v != "" {
+		if c.FinalizeRetryDelay, err = time.ParseDuration(v); err != nil || c.FinalizeRetryDelay < time.Second {
+			return c, fmt.Errorf("ACMERA_FINALIZE_RETRY_DELAY=%q: must be a duration of at least 1s, like \"75s\"", v)
+		}
 	}
 	c.Policy, err = readPolicy(env, allowAnyDefault)
 	return c, err

@@ -22,15 +22,16 @@ func TestEmbeddedDefaults(t *testing.T) {
 
 func TestInvalidNamesTheVariable(t *testing.T) {
 	cases := map[string]map[string]string{
-		"ACMERA_HTTP01_PORT":        {"ACMERA_HTTP01_PORT": "eighty"},
-		"ACMERA_TLSALPN01_PORT":     {"ACMERA_TLSALPN01_PORT": "70000"},
-		"ACMERA_RESOLVERS":          {"ACMERA_RESOLVERS": "8.8.8.8"},
-		"ACMERA_ADDR":               {"ACMERA_ADDR": "nonsense"},
-		"ACMERA_BASE_URL":           {"ACMERA_BASE_URL": "ftp://x"},
-		"ACMERA_PROFILES_JSON":      {"ACMERA_PROFILES_JSON": "{"},
-		"ACMERA_PROFILES":           {"ACMERA_PROFILES": "/does/not/exist.json"},
-		"ACMERA_PROFILES_ALLOW_ANY": {"ACMERA_PROFILES_ALLOW_ANY": "yes"},
-		"ACMERA_LOG_LEVEL":          {"ACMERA_LOG_LEVEL": "loud"},
+		"ACMERA_HTTP01_PORT":          {"ACMERA_HTTP01_PORT": "eighty"},
+		"ACMERA_TLSALPN01_PORT":       {"ACMERA_TLSALPN01_PORT": "70000"},
+		"ACMERA_RESOLVERS":            {"ACMERA_RESOLVERS": "8.8.8.8"},
+		"ACMERA_ADDR":                 {"ACMERA_ADDR": "nonsense"},
+		"ACMERA_BASE_URL":             {"ACMERA_BASE_URL": "ftp://x"},
+		"ACMERA_PROFILES_JSON":        {"ACMERA_PROFILES_JSON": "{"},
+		"ACMERA_PROFILES":             {"ACMERA_PROFILES": "/does/not/exist.json"},
+		"ACMERA_PROFILES_ALLOW_ANY":   {"ACMERA_PROFILES_ALLOW_ANY": "yes"},
+		"ACMERA_LOG_LEVEL":            {"ACMERA_LOG_LEVEL": "loud"},
+		"ACMERA_FINALIZE_RETRY_DELAY": {"ACMERA_FINALIZE_RETRY_DELAY": "10ms"},
 	}
 	for name, env := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -39,6 +40,13 @@ func TestInvalidNamesTheVariable(t *testing.T) {
 				t.Fatalf("error %v does not name %s", err, name)
 			}
 		})
+	}
+}
+
+func TestFinalizeRetryDelay(t *testing.T) {
+	c, err := ReadEmbedded(envOf(map[string]string{"ACMERA_FINALIZE_RETRY_DELAY": "2s"}))
+	if err != nil || c.FinalizeRetryDelay.String() != "2s" {
+		t.Fatalf("FinalizeRetryDelay = %v, %v; want 2s", c.FinalizeRetryDelay, err)
 	}
 }
 

@@ -110,7 +110,7 @@ func checkCSR(der []byte, o *core.Order, acct *core.Account) (*x509.CertificateR
 		return nil, err
 	}
 	if cn != "" {
-		id := acme.Identifier{Type: acme.IdentifierDNS, Value: strings.ToLower(cn)}
+		id := acme.Identifier{Type: acme.IdentifierDNS, Value: asciiLower(cn)}
 		if ip := net.ParseIP(cn); ip != nil {
 			id = ipIdent(ip)
 		}
@@ -134,6 +134,18 @@ func checkCSR(der []byte, o *core.Order, acct *core.Account) (*x509.CertificateR
 		return nil, problem.BadCSRf("the CSR's names must be exactly the order's identifiers; missing %v, not in the order %v", missing, extra)
 	}
 	return csr, nil
+}
+
+// asciiLower lower-cases ASCII letters only: strings.ToLower would turn
+// the Kelvin sign into "k" and make a non-ASCII common name match.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // quote shows a client-supplied name in a detail: truncated to 64
@@ -288,7 +300,7 @@ func csrSubjectAltName(value cryptobyte.String, names map[acme.Identifier]bool) 
 					return problem.BadCSRf("the CSR's subjectAltName holds a dNSName that is not printable ASCII")
 				}
 			}
-			names[acme.Identifier{Type: acme.IdentifierDNS, Value: strings.ToLower(s)}] = true
+			names[acme.Identifier{Type: acme.IdentifierDNS, Value: asciiLower(s)}] = true
 		case cbasn1.Tag(7).ContextSpecific(): // iPAddress, OCTET STRING
 			if len(v) != net.IPv4len && len(v) != net.IPv6len {
 				return problem.BadCSRf("the CSR's subjectAltName holds an iPAddress of %d bytes", len(v))

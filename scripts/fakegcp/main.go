@@ -91,6 +91,15 @@ func run(ctx context.Context, casAddr, tasksAddr, httpAddr, pool string) error {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	mux.HandleFunc("POST /hold", func(w http.ResponseWriter, r *http.Request) {
+		n, err := strconv.Atoi(r.URL.Query().Get("n"))
+		if err != nil {
+			http.Error(w, "n must be an integer", http.StatusBadRequest)
+			return
+		}
+		cas.HoldAnswers(n)
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("POST /duplicate", func(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.Atoi(r.URL.Query().Get("n"))
 		if err != nil {

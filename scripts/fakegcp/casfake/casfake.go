@@ -101,6 +101,7 @@ type Server struct {
 	faults  map[string]fault
 	latency time.Duration
 	minted  int
+	holds   int // CreateCertificate answers still to hold (HoldAnswers)
 	configs int // CreateCertificate requests carrying a config
 	pemCSRs int // CreateCertificate requests carrying a pem_csr
 }
@@ -226,6 +227,15 @@ func (s *Server) Minted() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.minted
+}
+
+// HoldAnswers makes the next n CreateCertificate calls mint (and remember
+// their request_id) but then hold the answer until the caller's context
+// ends: a CA that signed while its caller died before hearing back.
+func (s *Server) HoldAnswers(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holds = max(n, 0)
 }
 
 // Requests returns how many CreateCertificate requests carried a

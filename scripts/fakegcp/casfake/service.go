@@ -136,6 +136,13 @@ func (s *Server) CreateCertificate(ctx context.Context, req *privatecapb.CreateC
 	}
 	if !req.GetValidateOnly() {
 		s.remember(MethodCreateCertificate, req.GetRequestId(), req, c)
+		if s.holds > 0 {
+			s.holds--
+			s.mu.Unlock()
+			<-ctx.Done()
+			s.mu.Lock()
+			return nil, status.FromContextError(ctx.Err()).Err()
+		}
 	}
 	return clone(c), nil
 }
