@@ -112,8 +112,10 @@ func jwsSeeds(keys fuzzKeys, n string) []bodySeed {
 	obj := func(members ...string) []byte { return []byte("{" + strings.Join(members, ",") + "}") }
 	m := func(name, val string) string { return `"` + name + `":"` + val + `"` }
 	var out []bodySeed
+	// The valid requests, and a few header refusals, as whole bodies.
+	asBody := map[string]bool{"crit-b64-false": true, "b64-true": true, "url-repeated": true, "jwk-and-kid": true, "alg-none": true}
 	for _, s := range signedHeaderSeeds(keys, n) {
-		if strings.HasPrefix(s.name, "valid-") {
+		if strings.HasPrefix(s.name, "valid-") || asBody[s.name] {
 			out = append(out, bodySeed{s.name, s.mode, fuzzBody(keys, s.ed, []byte(s.hdr), []byte(s.payload))})
 		}
 	}
@@ -133,7 +135,7 @@ func jwsSeeds(keys fuzzKeys, n string) []bodySeed {
 		{"signature-short", byKID, obj(m("protected", prot), m("payload", pay), m("signature", sig[:84]))},
 		{"payload-padded", byKID, obj(m("protected", prot), m("payload", pay+"=="), m("signature", sig))},
 		{"payload-noncanonical", byKID, obj(m("protected", prot), m("payload", "e31"), m("signature", sig))},
-		{"payload-std-base64", byKID, obj(m("protected", prot), m("payload", strings.NewReplacer("-", "+", "_", "/").Replace(pay)), m("signature", sig))},
+		{"payload-std-base64", byKID, obj(m("protected", prot), m("payload", base64.RawStdEncoding.EncodeToString([]byte(`{"x":"~~~"}`))), m("signature", sig))},
 		{"payload-number", byKID, obj(m("protected", prot), `"payload":5`, m("signature", sig))},
 		{"alg-none-unsecured", byJWK, obj(m("protected", enc([]byte(`{"alg":"none","nonce":"`+n+`","url":"`+fuzzURL+`"}`))), m("payload", enc([]byte(`{}`))), m("signature", ""))},
 		{"huge-member", byKID, obj(m("protected", prot), m("payload", pay), m("signature", sig), m("x", strings.Repeat("A", fuzzMaxBody)))},
