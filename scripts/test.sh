@@ -8,7 +8,11 @@
 #   4. go test -count=1 ./... (unit tests, the conformance suite, the
 #      end-to-end runs of certbot, x/crypto/acme and cert-manager's client
 #      in scripts/e2e), then -race on a concurrency-heavy subset
-#   5. scripts/terraform-check.sh
+#   5. each native fuzz target (func FuzzXxx in pkg/ and functions/) for
+#      ACMERA_FUZZ_TIME, one at a time (go test -fuzz takes one package and
+#      one target); a failing input is written to the package's
+#      testdata/fuzz/FuzzXxx/ for go test to replay
+#   6. scripts/terraform-check.sh
 #
 # Every step runs even if an earlier one failed; the script exits non-zero
 # if any failed and lists which. The emulator is stopped on exit.
@@ -17,6 +21,7 @@
 #   GO_TEST_TIMEOUT   go test -timeout (default 30m)
 #   GO_TEST_FLAGS     extra go test flags (e.g. -v)
 #   ACMERA_TEST_RACE  0 skips the -race pass (default 1)
+#   ACMERA_FUZZ_TIME  -fuzztime per fuzz target (default 15s); 0 skips fuzzing
 #   CI                true makes the certbot e2e test fail (not skip) without certbot
 set -euo pipefail
 
@@ -99,6 +104,22 @@ if [[ "${ACMERA_TEST_RACE:-1}" != 0 ]]; then
 		step "go test -race -count=1 ${pkgs[*]}"
 		gotest "$work/race.log" -race -count=1 -timeout "$timeout" "${extra[@]}" "${pkgs[@]}" || fail "go test -race"
 	fi
+fi
+
+# fuzz_targets prints "package-dir FuzzName" for every fuzz target.
+fuzz_targets() {
+	grep -rEo --include='*_test.go' '^func Fuzz[A-Za-z0-9_]*\(f \*testing\.F\)' pkg functions 2>/dev/null |
+		sed -E 's#^(.*)/[^/:]*:func (Fuzz[A-Za-z0-9_]*).*#./\1 \2#' | sort -u
+}
+
+fuzz_time="${ACMERA_FUZZ_TIME:-15s}"
+if [[ $fuzz_time != 0 && $fuzz_time != 0s ]]; then
+	while read -r pkg target; do
+		step "go test -run '^\$' -fuzz '^$target\$' -fuzztime $fuzz_time $pkg"
+		go test -run '^$' -fuzz "^$target\$" -fuzztime "$fuzz_time" "$pkg" </dev/null || fail "fuzz $target ($pkg)"
+	done < <(fuzz_targets)
+else
+	step "fuzzing skipped (ACMERA_FUZZ_TIME=$fuzz_time)"
 fi
 
 step "terraform checks"

@@ -14,10 +14,17 @@ import (
 func Normalize(id acme.Identifier) (acme.Identifier, *problem.Problem) {
 	switch id.Type {
 	case acme.IdentifierDNS:
-		name := strings.ToLower(id.Value)
+		// ASCII only: strings.ToLower would map some non-ASCII letters to
+		// ASCII ones (U+212A KELVIN SIGN to "k", U+0130 to "i"), accepting
+		// a name other than the one requested. IDNs come as A-labels.
+		name := asciiLower(id.Value)
 		base := strings.TrimPrefix(name, "*.")
 		if p := checkDNSName(base); p != nil {
 			return id, p.WithIdentifier(id)
+		}
+		if len(name) > 253 {
+			// The wildcard label counts (RFC 1035 §2.3.4 bounds the whole name).
+			return id, problem.New(problem.RejectedIdentifier, "DNS name is longer than 253 characters").WithIdentifier(id)
 		}
 		if _, err := netip.ParseAddr(base); err == nil {
 			return id, problem.New(problem.Malformed, "%q is an IP address; use an identifier of type \"ip\"", id.Value).WithIdentifier(id)
@@ -32,6 +39,17 @@ func Normalize(id acme.Identifier) (acme.Identifier, *problem.Problem) {
 	default:
 		return id, problem.New(problem.UnsupportedIdentifier, "identifier type %q is not supported; use \"dns\" or \"ip\"", id.Type).WithIdentifier(id)
 	}
+}
+
+// asciiLower lower-cases the ASCII letters of s and nothing else.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // checkDNSName checks RFC 1035 / RFC 5890 LDH syntax of a lower-case name

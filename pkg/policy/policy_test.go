@@ -26,6 +26,9 @@ func TestNormalize(t *testing.T) {
 		{dns("under_score.example"), "", problem.Malformed},
 		{dns(strings.Repeat("a", 64) + ".example"), "", problem.Malformed},
 		{dns("192.0.2.1"), "", problem.Malformed},
+		{dns("\u212a.example"), "", problem.Malformed}, // KELVIN SIGN: strings.ToLower gives "k"
+		{dns("\u0130.example"), "", problem.Malformed}, // strings.ToLower gives "i"
+		{dns("*." + strings.Repeat(strings.Repeat("a", 63)+".", 3) + strings.Repeat("b", 61)), "", problem.RejectedIdentifier},
 		{ip("2001:DB8::1"), "2001:db8::1", ""},
 		{ip("::ffff:192.0.2.1"), "192.0.2.1", ""},
 		{ip("fe80::1%eth0"), "", problem.Malformed},

@@ -15,13 +15,18 @@ import (
 )
 
 // decode parses a JSON payload into v; a POST-as-GET (empty payload) is
-// refused where a body is required.
+// refused where a body is required, and so is a payload that repeats a
+// member name (see uniqueMembers). Unknown members are ignored, as RFC 8555
+// extensions expect.
 func decode(payload []byte, v any, what string) error {
 	if len(payload) == 0 {
 		return problem.Malformedf("the %s request needs a JSON payload", what)
 	}
 	if err := json.Unmarshal(payload, v); err != nil {
 		return problem.Malformedf("the %s payload is not valid JSON for this resource", what)
+	}
+	if !uniqueMembers(payload) {
+		return problem.Malformedf("the %s payload repeats a member name", what)
 	}
 	return nil
 }

@@ -176,6 +176,9 @@ func TestOrderBadInput(t *testing.T) {
 	expect(t, c.do(no, ids("dns", "bad_name.example")), 400, "malformed", "bad_name.example")
 	expect(t, c.do(no, ids("ip", "300.1.1.1")), 400, "malformed", "300.1.1.1")
 	expect(t, c.do(no, ids("dns", "10.0.0.1")), 400, "malformed", "ip")
+	expect(t, c.do(no, ids("dns", "\u212a.example")), 400, "malformed", "invalid character")
+	dup := []byte(`{"identifiers":[{"type":"dns","value":"a.example","Value":"b.example"}]}`)
+	expect(t, c.post(no, c.header(no), dup), 400, "malformed", "repeats a member name")
 	r := c.do(no, ids("dns", "ok.example", "dns", "-bad.example", "email", "x@y.example"))
 	expect(t, r, 400, "compound", "2 identifiers")
 	if len(r.problem.Subproblems) != 2 || r.problem.Subproblems[0].Identifier["value"] != "-bad.example" {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
+	"strings"
 )
 
 // A strict reader for the small JSON objects of a JWS (RFC 7515 §7.2.2
@@ -161,4 +163,60 @@ func jsonString(val []byte) (string, bool) {
 		return "", false
 	}
 	return s, true
+}
+
+// uniqueMembers reports whether no object in the valid JSON text data
+// repeats a member name, comparing names as encoding/json matches them to
+// struct fields (ignoring case), so that a request payload such as
+// {"onlyReturnExisting":false,"OnlyReturnExisting":true} cannot mean one
+// thing here and another to a log reader or a proxy (RFC 8259 §4: names
+// SHOULD be unique; the behaviour of software that receives duplicates is
+// unpredictable).
+func uniqueMembers(data []byte) bool {
+	type frame struct {
+		names     map[string]struct{} // nil in an array
+		expectKey bool
+	}
+	var stack []frame
+	// valueDone records that the enclosing object's member value ended.
+	valueDone := func() {
+		if n := len(stack); n > 0 && stack[n-1].names != nil {
+			stack[n-1].expectKey = true
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return len(stack) == 0
+		}
+		if err != nil {
+			return false
+		}
+		switch t := tok.(type) {
+		case json.Delim:
+			switch t {
+			case '{':
+				stack = append(stack, frame{names: map[string]struct{}{}, expectKey: true})
+			case '[':
+				stack = append(stack, frame{})
+			default:
+				stack = stack[:len(stack)-1]
+				valueDone()
+			}
+		case string:
+			if n := len(stack); n > 0 && stack[n-1].names != nil && stack[n-1].expectKey {
+				k := strings.ToUpper(strings.ToLower(t))
+				if _, dup := stack[n-1].names[k]; dup {
+					return false
+				}
+				stack[n-1].names[k] = struct{}{}
+				stack[n-1].expectKey = false
+				continue
+			}
+			valueDone()
+		default:
+			valueDone()
+		}
+	}
 }

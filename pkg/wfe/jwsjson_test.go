@@ -52,3 +52,29 @@ func manyMembers(n int) string {
 	}
 	return b.String()
 }
+
+func TestUniqueMembers(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{`{"identifiers":[{"type":"dns","value":"a.example"},{"type":"dns","value":"b.example"}]}`, true},
+		{`{"a":{"a":1},"b":[{"a":1},{"a":2}]}`, true},
+		{`["a","a",{"a":"a"}]`, true},
+		{`{"a":"b","b":"a"}`, true},
+		{`{}`, true},
+		{`null`, true},
+		{`{"csr":"x","csr":"y"}`, false},
+		{`{"csr":"x","CSR":"y"}`, false},
+		{`{"csr":"x","\u0063sr":"y"}`, false},
+		{`{"k":"x","\u212a":"y"}`, false}, // KELVIN SIGN folds to K, as encoding/json matches it
+		{`{"identifiers":[{"type":"dns","type":"ip","value":"a"}]}`, false},
+		{`{"a":[[{"x":1,"y":{"z":1,"z":2}}]]}`, false},
+		{`{"a":1`, false},
+	}
+	for _, tc := range tests {
+		if got := uniqueMembers([]byte(tc.in)); got != tc.want {
+			t.Errorf("uniqueMembers(%s) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
