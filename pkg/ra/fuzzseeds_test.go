@@ -69,8 +69,7 @@ type csrSeed struct {
 }
 
 var (
-	oidUPN              = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 20, 2, 3}
-	oidBasicConstraints = asn1.ObjectIdentifier{2, 5, 29, 19}
+	oidUPN = asn1.ObjectIdentifier{1, 3, 6, 1, 4, 1, 311, 20, 2, 3}
 )
 
 func csrSeeds(t *testing.T) []csrSeed {
