@@ -1,6 +1,7 @@
 # Certificate Authority Service: an existing pool by ID, or a new pool with a
-# self-signed root CA (create_ca_pool). acmera sends CSRs to the pool; the
-# profile picks the certificate template.
+# self-signed root CA (create_ca_pool). acmera sends the pool a certificate
+# config it built from the validated order (never the client's CSR), so the
+# pool allows config-based issuance only; the profile picks the template.
 
 resource "google_privateca_ca_pool" "this" {
   count = var.create_ca_pool ? 1 : 0
@@ -22,10 +23,25 @@ resource "google_privateca_ca_pool" "this" {
     maximum_lifetime = "2592000s"
 
     allowed_issuance_modes {
-      allow_csr_based_issuance    = true
-      allow_config_based_issuance = false
+      allow_csr_based_issuance    = false
+      allow_config_based_issuance = true
     }
 
+    # acmera sets the subject and names from the order; the pool accepts
+    # them and, as a second line of defence, only DNS and IP names.
+    identity_constraints {
+      allow_subject_passthrough           = true
+      allow_subject_alt_names_passthrough = true
+      cel_expression {
+        title      = "DNS and IP names only"
+        expression = "subject_alt_names.all(san, san.type == DNS || san.type == IP)"
+      }
+    }
+
+    # acmera asks for digitalSignature and serverAuth always, clientAuth
+    # where the profile says and keyEncipherment for RSA keys, and refuses
+    # (and revokes) any certificate that differs from what it asked. The
+    # baseline repeats only what every leaf has, and pins it as no CA.
     baseline_values {
       ca_options {
         is_ca = false
@@ -33,11 +49,9 @@ resource "google_privateca_ca_pool" "this" {
       key_usage {
         base_key_usage {
           digital_signature = true
-          key_encipherment  = true
         }
         extended_key_usage {
           server_auth = true
-          client_auth = true
         }
       }
     }
