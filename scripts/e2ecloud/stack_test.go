@@ -66,6 +66,8 @@ func (s *stack) env(validatePort int) []string {
 		"ACMERA_HTTP01_PORT="+strconv.Itoa(s.HTTP01.Port),
 		"ACMERA_TLSALPN01_PORT="+strconv.Itoa(s.ALPN.Port),
 		"ACMERA_RESOLVERS="+s.DNS.Addr(),
+		// The responders are on loopback, which the validator refuses unless reopened.
+		"ACMERA_VALIDATION_NETWORKS=127.0.0.0/8,::1/128",
 	)
 }
 
