@@ -68,7 +68,8 @@ plan module terraform -var project_id=$project -var image="$image" -var ca_pool_
 plan module-full terraform -var project_id=$project -var image="$image" -var create_ca_pool=true \
   -var vpc_egress=direct -var subnetwork=default -var create_internal_lb=true -var lb_hostname=acme.internal.example.com \
   -var lb_ssl_certificate=PEM -var lb_ssl_private_key=KEY -var proxy_only_subnet_cidr=10.129.0.0/23 \
-  -var profiles_secret_id=acmera-profiles -var nonce_key="$(printf 'A%.0s' $(seq 43))=" -var enable_revocation=true
+  -var profiles_secret_id=acmera-profiles -var nonce_key="$(printf 'A%.0s' $(seq 43))=" -var enable_revocation=true \
+  -var 'validation_networks=["10.0.0.0/8","fd00::/8"]'
 plan basic terraform/examples/basic -var project_id=$project -var ca_pool_id="$pool"
 plan internal-lb-gke terraform/examples/internal-lb-gke -var project_id=$project -var ca_pool_id="$pool" \
   -var proxy_only_subnet_cidr=10.129.0.0/23 -var lb_ssl_certificate_id="projects/$project/regions/us-central1/sslCertificates/acme"
@@ -95,6 +96,8 @@ want "validator knows the tasks service account and its own URL" \
   "($(envof validator)).ACMERA_TASKS_SERVICE_ACCOUNT == \"acmera-tasks@$project.iam.gserviceaccount.com\" and (($(envof validator)).ACMERA_VALIDATOR_URL | startswith(\"https://acmera-validator-\"))"
 want "acme reads the nonce key from Secret Manager" \
   "($(svc acme)).template[0].containers[0].env | map(select(.name == \"ACMERA_NONCE_KEY\"))[0].value_source[0].secret_key_ref[0].version == \"latest\""
+want "validator keeps the whole deny list by default (no ACMERA_VALIDATION_NETWORKS)" \
+  "($(envof validator)) | has(\"ACMERA_VALIDATION_NETWORKS\") | not"
 want "validator gets no nonce key (it serves no nonces)" \
   "($(svc validator)).template[0].containers[0].env | map(select(.name == \"ACMERA_NONCE_KEY\")) | length == 0"
 for s in acme validator; do
@@ -138,6 +141,8 @@ for t in google_compute_region_network_endpoint_group google_compute_region_back
   want "full plan: $t" "$rcs | map(select(.type == \"$t\")) | length == 1"
 done
 want "full plan: revocation grants certificateManager" "$(binding google_privateca_ca_pool_iam_member roles/privateca.certificateManager "$(m acme)")"
+want "full plan: validation_networks reach the validator only" \
+  "($(envof validator)).ACMERA_VALIDATION_NETWORKS == \"10.0.0.0/8,fd00::/8\" and (($(envof acme)) | has(\"ACMERA_VALIDATION_NETWORKS\") | not)"
 want "full plan: directory URL on the load balancer hostname" '.planned_values.outputs.directory_url.value == "https://acme.internal.example.com/acme/acme/directory"'
 
 echo "terraform-check: OK"

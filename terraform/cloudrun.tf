@@ -26,6 +26,7 @@ locals {
   validator_env = merge(
     local.common_env,
     length(var.resolvers) > 0 ? { ACMERA_RESOLVERS = join(",", var.resolvers) } : {},
+    length(var.validation_networks) > 0 ? { ACMERA_VALIDATION_NETWORKS = join(",", var.validation_networks) } : {},
   )
 
   # Configuration read from Secret Manager (latest version). Only the ACME

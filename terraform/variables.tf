@@ -355,6 +355,22 @@ variable "resolvers" {
   }
 }
 
+variable "validation_networks" {
+  description = "CIDR ranges the validator may reach although its network policy denies them (loopback, link-local and the metadata server, unspecified, multicast, broadcast); it only reopens denied ranges, every other address is reachable anyway. Empty keeps the deny list whole."
+  type        = list(string)
+  default     = []
+
+  validation {
+    # IPv4 ranges must have no host bits (acmera refuses them at start);
+    # IPv6 ranges are checked by acmera itself, whatever their spelling.
+    condition = alltrue([
+      for n in var.validation_networks :
+      can(cidrhost(n, 0)) && !startswith(lower(n), "::ffff:") && (length(regexall(":", n)) > 0 || try(cidrsubnet(n, 0, 0) == n, false))
+    ])
+    error_message = "Each validation network must be a CIDR range such as 10.0.0.0/8 or fd00::/8, with no host bits (IPv4 ranges in dotted form)."
+  }
+}
+
 # ---------------------------------------------------------------- ACME configuration
 
 variable "base_url" {

@@ -198,6 +198,9 @@ func TestModuleRejects(t *testing.T) {
 		{"no policy", []string{"ca_pool_id=" + demoPool}, "needs an issuance policy"},
 		{"load balancer without hostname", []string{profiles, "ca_pool_id=" + demoPool, "create_internal_lb=true", "subnetwork=default", "lb_ssl_certificate_id=x"}, "needs subnetwork and lb_hostname"},
 		{"short nonce key", []string{profiles, "ca_pool_id=" + demoPool, "nonce_key=c2hvcnQ="}, "exactly 32 bytes"},
+		{"validation network without a length", []string{profiles, "ca_pool_id=" + demoPool, `validation_networks=["127.0.0.0/8","10.0.0.0"]`}, "must be a CIDR range"},
+		{"validation network with host bits", []string{profiles, "ca_pool_id=" + demoPool, `validation_networks=["127.0.0.1/8"]`}, "must be a CIDR range"},
+		{"IPv4-mapped validation network", []string{profiles, "ca_pool_id=" + demoPool, `validation_networks=["::ffff:127.0.0.0/104"]`}, "must be a CIDR range"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -23,7 +23,6 @@ import (
 	"github.com/acmera/acmera/pkg/queue/cloudtasks"
 	"github.com/acmera/acmera/pkg/store/firestore"
 	"github.com/acmera/acmera/pkg/taskauth"
-	"github.com/acmera/acmera/pkg/va"
 )
 
 // drainPeriod is how long a function keeps serving after SIGTERM, so that
@@ -109,9 +108,9 @@ func cloudParts(ctx context.Context, cfg *config.Cloud, emulator string, log *sl
 		return fail(fmt.Errorf("cloudtasks.New: %w", err))
 	}
 	closers = append(closers, q.Close)
-	v, err := va.New(va.Config{Resolvers: cfg.Resolvers, HTTP01Port: cfg.HTTP01Port, TLSALPN01Port: cfg.TLSALPN01Port})
+	v, err := newValidator(cfg.Common, false, log)
 	if err != nil {
-		return fail(fmt.Errorf("va.New: %w", err))
+		return fail(err)
 	}
 	key := cfg.NonceKey
 	if key == nil {

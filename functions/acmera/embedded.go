@@ -23,7 +23,6 @@ import (
 	"github.com/acmera/acmera/pkg/ra"
 	"github.com/acmera/acmera/pkg/store"
 	"github.com/acmera/acmera/pkg/store/bolt"
-	"github.com/acmera/acmera/pkg/va"
 )
 
 // pollWait is how long a client's poll of a processing authorization or
@@ -56,9 +55,9 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 	if err != nil {
 		return fmt.Errorf("local.Open: %w", err)
 	}
-	v, err := va.New(va.Config{Resolvers: cfg.Resolvers, HTTP01Port: cfg.HTTP01Port, TLSALPN01Port: cfg.TLSALPN01Port})
+	v, err := newValidator(cfg.Common, true, log)
 	if err != nil {
-		return fmt.Errorf("va.New: %w", err)
+		return err
 	}
 	var r *ra.RA // set below, before any task can be enqueued
 	q := inproc.New(ctx, queue.HandlerFunc(func(ctx context.Context, t queue.Task) error { return r.HandleTask(ctx, t) }),

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -30,6 +31,12 @@ type Common struct {
 	// TLSALPN01Port is the port tls-alpn-01 validation connects to
 	// (ACMERA_TLSALPN01_PORT, default 443).
 	TLSALPN01Port int
+	// ValidationNetworks is ACMERA_VALIDATION_NETWORKS (comma-separated
+	// CIDR prefixes): the ranges validation may reach although the network
+	// policy denies them (loopback, link-local and the metadata server,
+	// unspecified, multicast, broadcast; see va.DeniedNetworks). It only
+	// reopens denied ranges: every other address is allowed anyway.
+	ValidationNetworks []netip.Prefix
 	// BaseURL is the external URL clients use (ACMERA_BASE_URL); empty
 	// derives it from each request.
 	BaseURL string
@@ -81,6 +88,25 @@ func port(env Getenv, name string, def int) (int, error) {
 	return n, nil
 }
 
+// prefixes parses a comma-separated list of CIDR prefixes, refusing host
+// bits (a likely typo in a security setting) and IPv4-mapped forms.
+func prefixes(name, v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range list(v) {
+		p, err := netip.ParsePrefix(s)
+		switch {
+		case err != nil:
+			return nil, fmt.Errorf("%s: %q is not a CIDR prefix such as 10.0.0.0/8 or fd00::/8", name, s)
+		case p.Addr().Is4In6():
+			return nil, fmt.Errorf("%s: %q is IPv4-mapped: write the IPv4 range (e.g. 127.0.0.0/8)", name, s)
+		case p != p.Masked():
+			return nil, fmt.Errorf("%s: %q has host bits set: did you mean %s?", name, s, p.Masked())
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
 // readCommon reads the shared settings. allowAnyDefault says whether, with
 // no profiles configured, the allow-any development policy applies.
 func readCommon(env Getenv, allowAnyDefault bool) (Common, error) {
@@ -96,6 +122,9 @@ func readCommon(env Getenv, allowAnyDefault bool) (Common, error) {
 		return c, err
 	}
 	if c.TLSALPN01Port, err = port(env, "ACMERA_TLSALPN01_PORT", 443); err != nil {
+		return c, err
+	}
+	if c.ValidationNetworks, err = prefixes("ACMERA_VALIDATION_NETWORKS", env("ACMERA_VALIDATION_NETWORKS")); err != nil {
 		return c, err
 	}
 	c.BaseURL = strings.TrimSuffix(env("ACMERA_BASE_URL"), "/")

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -25,6 +26,7 @@ func TestInvalidNamesTheVariable(t *testing.T) {
 		"ACMERA_HTTP01_PORT":          {"ACMERA_HTTP01_PORT": "eighty"},
 		"ACMERA_TLSALPN01_PORT":       {"ACMERA_TLSALPN01_PORT": "70000"},
 		"ACMERA_RESOLVERS":            {"ACMERA_RESOLVERS": "8.8.8.8"},
+		"ACMERA_VALIDATION_NETWORKS":  {"ACMERA_VALIDATION_NETWORKS": "127.0.0.0/8,10.0.0.0"},
 		"ACMERA_ADDR":                 {"ACMERA_ADDR": "nonsense"},
 		"ACMERA_BASE_URL":             {"ACMERA_BASE_URL": "ftp://x"},
 		"ACMERA_PROFILES_JSON":        {"ACMERA_PROFILES_JSON": "{"},
@@ -47,6 +49,28 @@ func TestFinalizeRetryDelay(t *testing.T) {
 	c, err := ReadEmbedded(envOf(map[string]string{"ACMERA_FINALIZE_RETRY_DELAY": "2s"}))
 	if err != nil || c.FinalizeRetryDelay.String() != "2s" {
 		t.Fatalf("FinalizeRetryDelay = %v, %v; want 2s", c.FinalizeRetryDelay, err)
+	}
+}
+
+func TestValidationNetworks(t *testing.T) {
+	c, err := ReadEmbedded(envOf(nil))
+	if err != nil || c.ValidationNetworks != nil {
+		t.Fatalf("default ValidationNetworks = %v (%v), want none", c.ValidationNetworks, err)
+	}
+	c, err = ReadEmbedded(envOf(map[string]string{"ACMERA_VALIDATION_NETWORKS": " 127.0.0.0/8, ::1/128,,169.254.169.254/32 "}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(c.ValidationNetworks); got != "[127.0.0.0/8 ::1/128 169.254.169.254/32]" {
+		t.Fatalf("ValidationNetworks = %s", got)
+	}
+	for _, bad := range []string{"10.0.0.0", "10.0.0.0/33", "localhost/8", "127.0.0.1/8", "::ffff:127.0.0.0/104", "fe80::1%eth0/64"} {
+		t.Run(bad, func(t *testing.T) {
+			_, err := ReadEmbedded(envOf(map[string]string{"ACMERA_VALIDATION_NETWORKS": "::1/128," + bad}))
+			if err == nil || !strings.Contains(err.Error(), "ACMERA_VALIDATION_NETWORKS") || !strings.Contains(err.Error(), bad) {
+				t.Fatalf("error %v does not name ACMERA_VALIDATION_NETWORKS and %q", err, bad)
+			}
+		})
 	}
 }
 
@@ -84,6 +108,20 @@ func TestCloud(t *testing.T) {
 		delete(env, "ACMERA_NONCE_KEY")
 		if _, err := ReadCloud(envOf(env)); err != nil {
 			t.Fatalf("validator without nonce key: %v", err)
+		}
+	})
+	t.Run("validation networks", func(t *testing.T) {
+		env := map[string]string{"ACMERA_VALIDATION_NETWORKS": "127.0.0.0/8"}
+		for k, v := range full {
+			env[k] = v
+		}
+		c, err := ReadCloud(envOf(env))
+		if err != nil || fmt.Sprint(c.ValidationNetworks) != "[127.0.0.0/8]" {
+			t.Fatalf("ReadCloud: %v, ValidationNetworks %v", err, c)
+		}
+		env["ACMERA_VALIDATION_NETWORKS"] = "127.0.0.0/8,nonsense"
+		if _, err := ReadCloud(envOf(env)); err == nil || !strings.Contains(err.Error(), "ACMERA_VALIDATION_NETWORKS") {
+			t.Fatalf("bad CIDR in cloud mode: %v", err)
 		}
 	})
 	t.Run("no policy", func(t *testing.T) {

@@ -4,8 +4,8 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"log/slog"
 	"net"
-	"net/netip"
 	"net/url"
 	"strings"
 
@@ -14,25 +14,26 @@ import (
 
 // dialError is a failed TCP connection to one address.
 type dialError struct {
-	addr string // "ip:port" that was dialled
-	err  error
+	hostport string // "host:port" as named (the host may be a name)
+	addr     string // "ip:port" that was dialled
+	err      error
 }
 
 func (e *dialError) Error() string { return "connecting to " + e.addr + ": " + e.err.Error() }
 func (e *dialError) Unwrap() error { return e.err }
 
-// dialContext connects to addr ("host:port"), resolving a host name through
-// the configured resolver and trying each address in turn (IPv6 first).
-// Errors are *dnsError or *dialError.
+// dialContext connects to addr ("host:port"): it resolves a host name once
+// through the configured resolver, keeps the addresses the network policy
+// allows (netpolicy.go) and dials those, in turn (IPv6 first), by address.
+// Nothing else resolves names: http.Transport and tls-alpn-01 dial only
+// through here. Errors are *refusal, *dnsError or *dialError.
 func (v *Validator) dialContext(ctx context.Context, _, addr string) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return nil, &dialError{addr: addr, err: err}
+		return nil, &dialError{hostport: addr, addr: addr, err: err}
 	}
-	var addrs []netip.Addr
-	if ip, perr := netip.ParseAddr(host); perr == nil {
-		addrs = []netip.Addr{ip.Unmap()}
-	} else if addrs, err = v.resolver.lookupAddrs(ctx, host); err != nil {
+	addrs, err := v.resolveChecked(ctx, host)
+	if err != nil {
 		return nil, err
 	}
 	var last error
@@ -42,7 +43,7 @@ func (v *Validator) dialContext(ctx context.Context, _, addr string) (net.Conn, 
 		if err == nil {
 			return c, nil
 		}
-		last = &dialError{addr: target, err: err}
+		last = &dialError{hostport: addr, addr: target, err: err}
 		if ctx.Err() != nil {
 			break
 		}
@@ -50,32 +51,57 @@ func (v *Validator) dialContext(ctx context.Context, _, addr string) (net.Conn, 
 	return nil, last
 }
 
-// netFailure converts an error from dialling, a TLS handshake or an HTTP
-// exchange into a failure whose detail carries only the kind of error.
-func netFailure(tried string, err error) *failure {
+// netFailure converts an error from resolving, dialling, a TLS handshake or
+// an HTTP exchange into a failure whose detail carries only the kind of
+// error. named says whether the host concerned is the one the client named
+// (the identifier); when it is not (a redirect target), the detail names no
+// host and no address, so that the validator tells nothing of what lies
+// behind a redirect. Addresses go to the failure's log fields only.
+func netFailure(tried string, err error, named bool) *failure {
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
 	var (
 		f  *failure
+		rf *refusal
 		de *dnsError
 		dl *dialError
 	)
 	switch {
 	case errors.As(err, &f):
 		return f
+	case errors.As(err, &rf):
+		seen := rf.seen()
+		if !named {
+			seen = "a redirect to an address the validator may not reach"
+		}
+		return &failure{typ: problem.Connection, tried: tried, seen: seen, refused: true, attrs: rf.attrs()}
 	case errors.As(err, &de):
-		return &failure{typ: problem.DNS, tried: tried, seen: de.Error(), transient: de.transient}
+		seen := de.Error()
+		if !named {
+			seen = "a redirect to a name whose DNS lookup failed: " + de.what
+		}
+		return &failure{typ: problem.DNS, tried: tried, seen: seen, transient: de.transient,
+			attrs: []slog.Attr{slog.String("host", de.name)}}
 	case errors.As(err, &dl):
 		kind, transient := netKind(dl.err)
-		return &failure{typ: problem.Connection, tried: tried, seen: "connecting to " + dl.addr + ": " + kind, transient: transient}
+		seen := "connecting to " + dl.hostport + ": " + kind
+		if !named {
+			seen = "connecting after a redirect: " + kind
+		}
+		return &failure{typ: problem.Connection, tried: tried, seen: seen, transient: transient,
+			attrs: []slog.Attr{slog.String("host", dl.hostport), slog.String("addr", dl.addr)}}
+	}
+	prefix := ""
+	if !named {
+		prefix = "after a redirect: "
 	}
 	if seen, ok := tlsKind(err); ok {
-		return &failure{typ: problem.TLS, tried: tried, seen: seen}
+		return &failure{typ: problem.TLS, tried: tried, seen: prefix + seen}
 	}
 	kind, transient := netKind(err)
-	return &failure{typ: problem.Connection, tried: tried, seen: kind, transient: transient}
+	return &failure{typ: problem.Connection, tried: tried, seen: prefix + kind, transient: transient}
 }
 
 // tlsKind names a TLS handshake failure: an alert the peer sent, or one of

@@ -3,7 +3,9 @@ package va
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,11 +43,53 @@ func dns01Zone(t *testing.T, d *testDNS) {
 		`_acme-challenge.two.test. 60 IN TXT "two"`,
 		`_acme-challenge.empty.test. 60 IN A 127.0.0.1`,
 		`_acme-challenge.trunc.test. 60 IN TXT "`+want+`"`,
+		`_acme-challenge.self.test. 60 IN CNAME _acme-challenge.self.test.`,
+		`_acme-challenge.big.test. 60 IN TXT "one"`,
+		// The expected value, padded past the limit: never compared.
+		`_acme-challenge.big.test. 60 IN TXT "`+want+`" "`+strings.Repeat("x", 250)+`" "`+strings.Repeat("x", 250)+
+			`" "`+strings.Repeat("x", 250)+`" "`+strings.Repeat("x", 250)+`"`,
 	)
+	addCNAMEChain(t, d, "long8.test", 8)
+	addCNAMEChain(t, d, "long9.test", 9)
+	for i := range 101 {
+		d.add(t, fmt.Sprintf(`_acme-challenge.many.test. 60 IN TXT "stale-%d"`, i))
+	}
+	d.add(t, `_acme-challenge.many.test. 60 IN TXT "`+want+`"`)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.servfail["_acme-challenge.servfail.test."] = true
 	d.truncate["_acme-challenge.trunc.test."] = true
+}
+
+// addCNAMEChain puts a chain of n CNAMEs from _acme-challenge.{name} to the
+// expected TXT record into d.
+func addCNAMEChain(t *testing.T, d *testDNS, name string, n int) {
+	t.Helper()
+	from := "_acme-challenge." + name + "."
+	for i := range n {
+		to := fmt.Sprintf("hop%d.%s.", i, name)
+		d.add(t, from+" 60 IN CNAME "+to)
+		from = to
+	}
+	d.add(t, from+` 60 IN TXT "`+expectedTXT()+`"`)
+}
+
+// TestDNS01DetailQuotesNoRecord checks that a wrong TXT record's content
+// and the expected digest stay out of the problem.
+func TestDNS01DetailQuotesNoRecord(t *testing.T) {
+	d := startDNS(t, true)
+	d.add(t, `_acme-challenge.secret.test. 60 IN TXT "internal-secret-value"`)
+	v := newTestValidator(t, Config{Resolvers: []string{d.addr}})
+	p := validate(t, v, Request{
+		Identifier: acme.Identifier{Type: acme.IdentifierDNS, Value: "secret.test"},
+		Type:       acme.ChallengeDNS01, Token: dnsToken, KeyAuthorization: keyAuthFor(dnsToken),
+	})
+	wantProblem(t, p, problem.IncorrectResponse, "1 record seen")
+	for _, s := range []string{"internal-secret-value", expectedTXT()} {
+		if strings.Contains(p.Detail, s) {
+			t.Errorf("detail %q quotes %q", p.Detail, s)
+		}
+	}
 }
 
 func TestDNS01(t *testing.T) {
@@ -61,11 +105,16 @@ func TestDNS01(t *testing.T) {
 		{"CNAME followed", "cname.test", "", nil},
 		{"CNAME chain followed", "chain.test", "", nil},
 		{"truncated UDP answer retried over TCP", "trunc.test", "", nil},
-		{"CNAME loop", "loop.test", problem.DNS, []string{"_acme-challenge.loop.test", "CNAME chain longer than 8"}},
-		{"dangling CNAME", "dangling.test", problem.DNS, []string{"NXDOMAIN for CNAME target gone.other.test"}},
-		{"wrong TXT", "wrong.test", problem.IncorrectResponse, []string{"1 TXT record found", `"not-the-digest"`, expectedTXT()}},
-		{"two wrong TXT", "two.test", problem.IncorrectResponse, []string{"2 TXT records found"}},
+		{"CNAME loop", "loop.test", problem.DNS, []string{"_acme-challenge.loop.test: CNAME loop"}},
+		{"CNAME to itself", "self.test", problem.DNS, []string{"_acme-challenge.self.test: CNAME loop"}},
+		{"CNAME chain of 8", "long8.test", "", nil},
+		{"CNAME chain of 9", "long9.test", problem.DNS, []string{"CNAME chain longer than 8"}},
+		{"dangling CNAME", "dangling.test", problem.DNS, []string{"NXDOMAIN at the end of a CNAME chain"}},
+		{"wrong TXT", "wrong.test", problem.IncorrectResponse, []string{"no TXT record matched the expected digest; 1 record seen"}},
+		{"two wrong TXT", "two.test", problem.IncorrectResponse, []string{"no TXT record matched the expected digest; 2 records seen"}},
 		{"no TXT", "empty.test", problem.IncorrectResponse, []string{"no TXT records found"}},
+		{"oversized TXT ignored", "big.test", problem.IncorrectResponse, []string{"2 records seen (1 over 1020 bytes, ignored)"}},
+		{"too many TXT", "many.test", problem.IncorrectResponse, []string{"more than 100 TXT records"}},
 		{"NXDOMAIN", "nx.test", problem.DNS, []string{"DNS TXT lookup for _acme-challenge.nx.test: NXDOMAIN"}},
 		{"SERVFAIL retried", "servfail.test", problem.DNS, []string{"_acme-challenge.servfail.test: 3 attempts: SERVFAIL"}},
 	}

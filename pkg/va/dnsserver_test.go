@@ -22,6 +22,7 @@ type testDNS struct {
 	records  map[string][]dns.RR // by lower-case FQDN
 	servfail map[string]bool     // names answered with SERVFAIL
 	truncate map[string]bool     // names answered truncated over UDP
+	rebind   map[string][]string // names whose n-th A query gets the n-th address (the last one from then on)
 	queries  map[string]int      // "name/TYPE/proto" -> count
 }
 
@@ -33,6 +34,7 @@ func startDNS(t *testing.T, flatten bool) *testDNS {
 		records:  map[string][]dns.RR{},
 		servfail: map[string]bool{},
 		truncate: map[string]bool{},
+		rebind:   map[string][]string{},
 		queries:  map[string]int{},
 	}
 	pc, l := listenSamePort(t)
@@ -129,8 +131,14 @@ func (d *testDNS) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		proto = "tcp"
 	}
 	d.mu.Lock()
-	d.queries[name+"/"+dns.TypeToString[q.Qtype]+"/"+proto]++
-	switch {
+	key := name + "/" + dns.TypeToString[q.Qtype] + "/" + proto
+	d.queries[key]++
+	switch addrs := d.rebind[name]; {
+	case len(addrs) > 0:
+		if q.Qtype == dns.TypeA {
+			a := addrs[min(d.queries[key], len(addrs))-1]
+			m.Answer = []dns.RR{&dns.A{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 0}, A: net.ParseIP(a)}}
+		}
 	case d.servfail[name]:
 		m.Rcode = dns.RcodeServerFailure
 	case d.truncate[name] && proto == "udp":
@@ -139,13 +147,25 @@ func (d *testDNS) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		m.Answer, m.Rcode = d.answer(name, q.Qtype)
 	}
 	d.mu.Unlock()
+	if proto == "udp" {
+		size := dns.MinMsgSize
+		if opt := r.IsEdns0(); opt != nil {
+			size = int(opt.UDPSize())
+		}
+		m.Truncate(size) // sets TC when the answer does not fit, as servers do
+	}
 	_ = w.WriteMsg(m)
 }
 
 // answer builds the answer section for name and qtype; d.mu is held.
 func (d *testDNS) answer(name string, qtype uint16) ([]dns.RR, int) {
 	var out []dns.RR
+	seen := map[string]bool{}
 	for range 20 {
+		if seen[name] { // a CNAME loop: stop, as a recursive resolver would
+			return out, dns.RcodeSuccess
+		}
+		seen[name] = true
 		rrs, ok := d.records[name]
 		if !ok {
 			return out, dns.RcodeNameError

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -16,61 +17,68 @@ import (
 const (
 	// maxRedirects is how many redirects http-01 follows (as Let's Encrypt does).
 	maxRedirects = 10
-	// maxBodyBytes is how much of the response body http-01 reads. A key
-	// authorization is under 100 bytes; anything over this cannot match.
+	// maxBodyBytes is how much of the response body http-01 reads (it reads
+	// one byte more to tell a larger body). A key authorization is under
+	// 100 bytes; anything over this cannot match.
 	maxBodyBytes = 4096
-	// excerptBytes is how much of a wrong response a problem quotes.
-	excerptBytes = 64
 	userAgent    = "acmera-va (RFC 8555 §8.3)"
 )
 
-// httpFetcher is the HTTP client http-01 uses, built once per Validator.
+// httpFetcher is the HTTP transport http-01 uses, built once per Validator.
 type httpFetcher struct {
-	client *http.Client
+	transport *http.Transport
 }
 
-// newHTTPFetcher builds a client that resolves through the Validator's
-// resolver, never reuses connections, does not verify certificates on https
-// redirects (the challenge response, not the certificate, proves control;
-// Let's Encrypt does the same), and applies the redirect policy.
+// newHTTPFetcher builds a transport that dials only through the
+// Validator's checked dialContext (no proxy, so it never resolves a name
+// itself), never reuses connections, bounds each step by cfg.StepTimeout,
+// and does not verify certificates on https redirects (the challenge
+// response, not the certificate, proves control; Let's Encrypt does the
+// same).
 func newHTTPFetcher(v *Validator) httpFetcher {
-	tr := &http.Transport{
+	return httpFetcher{transport: &http.Transport{
 		Proxy:       nil,
 		DialContext: v.dialContext,
 		TLSClientConfig: &tls.Config{
 			InsecureSkipVerify: true, // see above: https redirects may use any certificate
 			MinVersion:         tls.VersionTLS12,
 		},
-		TLSHandshakeTimeout:    v.cfg.Timeout,
+		TLSHandshakeTimeout:    v.cfg.StepTimeout,
+		ResponseHeaderTimeout:  v.cfg.StepTimeout,
 		DisableKeepAlives:      true,
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: 16 << 10,
-	}
-	return httpFetcher{client: &http.Client{Transport: tr, CheckRedirect: v.checkRedirect}}
+	}}
 }
 
 // checkRedirect allows at most maxRedirects redirects, only to http or https
 // URLs on ports 80 and 443 or the configured HTTP01Port and TLSALPN01Port
-// (RFC 8555 §10.2 leaves redirect policy to the server).
+// (RFC 8555 §10.2 leaves redirect policy to the server), and refuses
+// address literals and names the network policy denies before any
+// connection. A redirect to another name is checked once that name is
+// resolved, in dialContext. The failure never quotes the redirect target.
 func (v *Validator) checkRedirect(req *http.Request, via []*http.Request) error {
 	tried := "GET " + via[0].URL.String()
-	if len(via) > maxRedirects {
-		return fail(problem.Connection, tried, "too many redirects (more than %d)", maxRedirects)
-	}
 	u := req.URL
-	if u.Scheme != "http" && u.Scheme != "https" {
-		return fail(problem.Connection, tried, "redirect to %s: only http and https are allowed", excerpt([]byte(u.String())))
-	}
-	if u.Hostname() == "" {
-		return fail(problem.Connection, tried, "redirect to %s: no host", excerpt([]byte(u.String())))
+	target := slog.String("redirect_host", u.Host)
+	switch {
+	case len(via) > maxRedirects:
+		return fail(problem.Connection, tried, "more than %d redirects", maxRedirects)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fail(problem.Connection, tried, "a redirect to a scheme other than http or https").with(target)
+	case u.Hostname() == "":
+		return fail(problem.Connection, tried, "a redirect without a host")
 	}
 	port := u.Port()
 	if port == "" {
 		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
 	}
-	if !v.redirectPortAllowed(port) {
-		return fail(problem.Connection, tried, "redirect to %s: port %s is not allowed (only %s)",
-			excerpt([]byte(u.String())), port, strings.Join(v.redirectPorts(), ", "))
+	if !contains(v.redirectPorts(), port) {
+		return fail(problem.Connection, tried, "a redirect to a port other than %s", strings.Join(v.redirectPorts(), ", ")).with(target)
+	}
+	if r := v.checkHost(u.Hostname()); r != nil {
+		return &failure{typ: problem.Connection, tried: tried, seen: "a redirect to an address the validator may not reach",
+			refused: true, attrs: r.attrs()}
 	}
 	return nil
 }
@@ -86,14 +94,13 @@ func (v *Validator) redirectPorts() []string {
 	return ports
 }
 
-func (v *Validator) redirectPortAllowed(port string) bool {
-	return contains(v.redirectPorts(), port)
-}
-
 // http01 performs one http-01 attempt (RFC 8555 §8.3): GET the token's
 // well-known URL and compare the body, with leading and trailing whitespace
 // removed, to the key authorization. For an IP identifier the address is
 // used directly, without DNS, and is the Host header (RFC 8738 §4, §5).
+// The detail says what was expected and the class of what was seen (a
+// status, a redirect refused, a wrong body), never the body or where a
+// redirect pointed.
 func (v *Validator) http01(ctx context.Context, t target, req Request) *failure {
 	host := t.String()
 	switch {
@@ -110,36 +117,34 @@ func (v *Validator) http01(ctx context.Context, t target, req Request) *failure 
 	}
 	hreq.Header.Set("User-Agent", userAgent)
 	hreq.Header.Set("Accept", "*/*")
-	resp, err := v.http.client.Do(hreq)
+	redirects := 0
+	client := &http.Client{Transport: v.http.transport, CheckRedirect: func(r *http.Request, via []*http.Request) error {
+		redirects = len(via)
+		return v.checkRedirect(r, via)
+	}}
+	resp, err := client.Do(hreq)
 	if err != nil {
-		return netFailure(tried, err)
+		return netFailure(tried, err, redirects == 0)
 	}
 	defer resp.Body.Close()
-	at := ""
-	if final := resp.Request.URL.String(); final != u {
-		at = " at " + final
+	after, final := "", slog.String("final_host", resp.Request.URL.Host)
+	if redirects > 0 {
+		after = fmt.Sprintf(" after %d redirect%s", redirects, map[bool]string{true: "s"}[redirects > 1])
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fail(problem.Unauthorized, tried, "server returned HTTP %d%s, want 200", resp.StatusCode, at)
+		return fail(problem.Unauthorized, tried, "the server answered HTTP %d%s, want 200", resp.StatusCode, after).with(final)
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBodyBytes+1))
 	if err != nil {
-		return netFailure(tried, err)
+		return netFailure(tried, err, redirects == 0)
 	}
 	if len(body) > maxBodyBytes {
-		return fail(problem.IncorrectResponse, tried, "response body%s is larger than %d bytes", at, maxBodyBytes)
+		return fail(problem.IncorrectResponse, tried, "the response%s is larger than %d bytes, so it is not the key authorization",
+			after, maxBodyBytes).with(final)
 	}
 	if strings.TrimSpace(string(body)) != req.KeyAuthorization {
-		return fail(problem.IncorrectResponse, tried, "expected key authorization %q, got %s%s",
-			req.KeyAuthorization, excerpt(body), at)
+		return fail(problem.IncorrectResponse, tried, "the response%s was not the key authorization", after).
+			with(final, slog.Int("body_bytes", len(body)))
 	}
 	return nil
-}
-
-// excerpt quotes at most excerptBytes of b, marking truncation.
-func excerpt(b []byte) string {
-	if len(b) > excerptBytes {
-		return fmt.Sprintf("%q...", b[:excerptBytes])
-	}
-	return fmt.Sprintf("%q", b)
 }

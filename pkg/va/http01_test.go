@@ -40,6 +40,8 @@ func challengeMux(httpsBase *string) *http.ServeMux {
 			case <-r.Context().Done():
 			case <-time.After(10 * time.Second):
 			}
+		case tok == "redir2missing":
+			http.Redirect(w, r, "/hop/missing/2", http.StatusFound)
 		case strings.HasPrefix(tok, "redir"):
 			http.Redirect(w, r, "http://"+r.Host+"/hop/"+tok+"/"+tok[len("redir"):], http.StatusFound)
 		default:
@@ -49,6 +51,10 @@ func challengeMux(httpsBase *string) *http.ServeMux {
 	// /hop/{token}/{n}: n-1 more redirects, then the key authorization.
 	mux.HandleFunc("GET /hop/{token}/{n}", func(w http.ResponseWriter, r *http.Request) {
 		n, _ := strconv.Atoi(r.PathValue("n"))
+		if n <= 1 && r.PathValue("token") == "missing" {
+			http.NotFound(w, r)
+			return
+		}
 		if n <= 1 {
 			fmt.Fprint(w, keyAuthFor(r.PathValue("token")))
 			return
@@ -87,23 +93,26 @@ func TestHTTP01(t *testing.T) {
 		{"upper-case name", dnsID("WEB.test"), "ok", "", nil},
 		{"name via CNAME", dnsID("alias.test"), "ok", "", nil},
 		{"ip identifier", acme.Identifier{Type: acme.IdentifierIP, Value: "127.0.0.1"}, "ok", "", nil},
-		{"wrong body", dnsID("web.test"), "wrong", problem.IncorrectResponse,
-			[]string{"expected key authorization \"wrong." + thumbprint, "got \"this is not the key authorization you are looking for; move alon\"..."}},
-		{"404", dnsID("web.test"), "missing", problem.Unauthorized, []string{"HTTP 404"}},
+		{"wrong body", dnsID("web.test"), "wrong", problem.IncorrectResponse, []string{"the response was not the key authorization"}},
+		{"404", dnsID("web.test"), "missing", problem.Unauthorized, []string{"the server answered HTTP 404, want 200"}},
+		{"404 after redirects", dnsID("web.test"), "redir2missing", problem.Unauthorized, []string{"HTTP 404 after 2 redirects"}},
 		{"3 redirects", dnsID("web.test"), "redir3", "", nil},
 		{"10 redirects", dnsID("web.test"), "redir10", "", nil},
-		{"11 redirects", dnsID("web.test"), "redir11", problem.Connection, []string{"too many redirects"}},
-		{"redirect to port 1", dnsID("web.test"), "badport", problem.Connection, []string{"port 1 is not allowed"}},
-		{"redirect to ftp", dnsID("web.test"), "ftp", problem.Connection, []string{"only http and https"}},
+		{"11 redirects", dnsID("web.test"), "redir11", problem.Connection, []string{"more than 10 redirects"}},
+		{"redirect to port 1", dnsID("web.test"), "badport", problem.Connection, []string{"a redirect to a port other than 80, 443, "}},
+		{"redirect to ftp", dnsID("web.test"), "ftp", problem.Connection, []string{"a redirect to a scheme other than http or https"}},
 		{"redirect to https, self-signed", dnsID("web.test"), "tohttps", "", nil},
 		{"oversized body", dnsID("web.test"), "big", problem.IncorrectResponse, []string{"larger than 4096 bytes"}},
 		{"NXDOMAIN", dnsID("nx.test"), "ok", problem.DNS, []string{"nx.test", "NXDOMAIN"}},
-		{"IPv6 address refused", dnsID("v6only.test"), "ok", problem.Connection, []string{"connecting to [::1]:"}},
+		{"IPv6 address refused", dnsID("v6only.test"), "ok", problem.Connection, []string{"connecting to v6only.test:"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			p := validate(t, v, Request{Identifier: tc.id, Type: acme.ChallengeHTTP01, Token: tc.token, KeyAuthorization: keyAuthFor(tc.token)})
 			wantProblem(t, p, tc.typ, tc.want...)
+			if p != nil {
+				wantNoneOf(t, p.Detail, "move along", "/hop/", "/final/", "ftp://", "127.0.0.1:1/", "::1", "key authorization you are")
+			}
 		})
 	}
 }

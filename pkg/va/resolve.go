@@ -3,6 +3,7 @@ package va
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"strconv"
@@ -91,23 +92,25 @@ func (r *dnsResolver) exchangeOne(ctx context.Context, m *dns.Msg, server string
 
 // query asks for qtype at name and follows CNAMEs, both within one answer
 // (as recursive resolvers send them) and by asking again for the target.
+// A chain longer than maxCNAMEHops, or one that comes back to a name it has
+// already passed, fails. Details name the name asked about, never a CNAME
+// target.
 func (r *dnsResolver) query(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
 	cur := dns.Fqdn(name)
-	hops := 0
+	chain := cnameChain{seen: map[string]bool{strings.ToLower(cur): true}}
 	for {
 		resp, err := r.exchange(ctx, cur, qtype)
 		if err != nil {
 			return nil, err
 		}
-		rrs, final, n := followChain(resp.Answer, cur, qtype)
-		hops += n
-		if hops > maxCNAMEHops {
-			return nil, &dnsError{qtype: dns.TypeToString[qtype], name: name, what: "CNAME chain longer than 8"}
+		rrs, final, what := chain.follow(resp.Answer, cur, qtype)
+		if what != "" {
+			return nil, &dnsError{qtype: dns.TypeToString[qtype], name: name, what: what}
 		}
 		if resp.Rcode == dns.RcodeNameError {
 			what := "NXDOMAIN"
-			if final != dns.Fqdn(name) {
-				what += " for CNAME target " + strings.TrimSuffix(final, ".")
+			if chain.hops > 0 {
+				what += " at the end of a CNAME chain"
 			}
 			return nil, &dnsError{qtype: dns.TypeToString[qtype], name: name, what: what}
 		}
@@ -118,32 +121,53 @@ func (r *dnsResolver) query(ctx context.Context, name string, qtype uint16) ([]d
 	}
 }
 
-// followChain walks CNAMEs in answer starting at name and returns the qtype
-// records at the end of the chain, the name the chain ends at, and how many
-// CNAMEs it followed (stopping once past maxCNAMEHops).
-func followChain(answer []dns.RR, name string, qtype uint16) ([]dns.RR, string, int) {
-	hops := 0
-	for hops <= maxCNAMEHops {
-		var rrs []dns.RR
-		next := ""
-		for _, rr := range answer {
-			h := rr.Header()
-			if !strings.EqualFold(h.Name, name) {
-				continue
-			}
-			if h.Rrtype == qtype {
-				rrs = append(rrs, rr)
-			} else if c, ok := rr.(*dns.CNAME); ok && next == "" {
-				next = c.Target
-			}
-		}
+// cnameChain is the state of one lookup's CNAME chain across answers.
+type cnameChain struct {
+	seen map[string]bool // lower-case FQDNs passed, the query name included
+	hops int
+}
+
+// follow walks CNAMEs in answer starting at name and returns the qtype
+// records at the end of the chain and the name the chain ends at, or, as
+// what, why the chain is refused: a loop or too many hops.
+func (c *cnameChain) follow(answer []dns.RR, name string, qtype uint16) (rrs []dns.RR, final, what string) {
+	for {
+		var next string
+		rrs, next = match(answer, name, qtype)
 		if len(rrs) > 0 || next == "" {
-			return rrs, name, hops
+			return rrs, name, ""
+		}
+		key := strings.ToLower(dns.Fqdn(next))
+		if c.seen[key] {
+			return nil, name, "CNAME loop"
+		}
+		c.seen[key] = true
+		if c.hops++; c.hops > maxCNAMEHops {
+			return nil, name, fmt.Sprintf("CNAME chain longer than %d", maxCNAMEHops)
 		}
 		name = next
-		hops++
 	}
-	return nil, name, hops
+}
+
+// match returns the qtype records for name in answer, and the target of
+// name's CNAME when it has no such records.
+func match(answer []dns.RR, name string, qtype uint16) ([]dns.RR, string) {
+	var (
+		rrs  []dns.RR
+		next string
+	)
+	for _, rr := range answer {
+		h := rr.Header()
+		if !strings.EqualFold(h.Name, name) {
+			continue
+		}
+		if h.Rrtype == qtype {
+			rrs = append(rrs, rr)
+		} else if c, ok := rr.(*dns.CNAME); ok && next == "" {
+			next = c.Target
+		}
+	}
+	return rrs, next
 }
 
 func (r *dnsResolver) lookupTXT(ctx context.Context, name string) ([]string, error) {

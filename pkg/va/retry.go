@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -17,11 +18,17 @@ import (
 // failure is the outcome of one failed attempt: what was tried, what was
 // seen, and whether trying again could help. It is an error only so that it
 // can travel through net/http's error wrapping; it never leaves the package.
+//
+// tried and seen reach the client: they name at most the identifier (and
+// the URL or address built from it), never a response body, a redirect
+// target or an address a name resolved to. attrs carry those for the log.
 type failure struct {
 	typ       problem.Type
 	tried     string // e.g. "GET http://example.com/.well-known/acme-challenge/x"
-	seen      string // e.g. "connecting to 192.0.2.1:80: connection refused"
+	seen      string // e.g. "connecting to example.com:80: connection refused"
 	transient bool
+	refused   bool        // the network policy refused an address
+	attrs     []slog.Attr // log-only detail: hosts and addresses, never the token, key authorization or body
 }
 
 func (f *failure) Error() string { return f.tried + ": " + f.seen }
@@ -31,12 +38,18 @@ func fail(typ problem.Type, tried, format string, args ...any) *failure {
 	return &failure{typ: typ, tried: tried, seen: fmt.Sprintf(format, args...)}
 }
 
+// with adds log fields to f and returns it.
+func (f *failure) with(attrs ...slog.Attr) *failure {
+	f.attrs = append(f.attrs, attrs...)
+	return f
+}
+
 // withRetries runs attempt, each try bounded by cfg.Timeout, retrying
 // transient failures up to cfg.Attempts times with cfg.RetryDelay between
-// them. The final problem names what was tried, how many attempts were made
-// and the distinct outcomes seen (RFC 8555 §8.2 leaves retry policy to the
-// server).
-func (v *Validator) withRetries(ctx context.Context, attempt func(context.Context) *failure) *problem.Problem {
+// them (the caller bounds the whole by cfg.TotalTimeout). It returns the
+// last failure, the number of attempts and the distinct outcomes seen, or a
+// nil failure on success (RFC 8555 §8.2 leaves retry policy to the server).
+func (v *Validator) withRetries(ctx context.Context, attempt func(context.Context) *failure) (*failure, int, []string) {
 	var (
 		last *failure
 		seen []string
@@ -48,7 +61,7 @@ func (v *Validator) withRetries(ctx context.Context, attempt func(context.Contex
 		f := attempt(actx)
 		cancel()
 		if f == nil {
-			return nil
+			return nil, n, nil
 		}
 		last = f
 		if !contains(seen, f.seen) {
@@ -58,10 +71,33 @@ func (v *Validator) withRetries(ctx context.Context, attempt func(context.Contex
 			break
 		}
 	}
+	return last, n, seen
+}
+
+// problem is the client's view of a final failure: what was tried, how many
+// attempts were made and the distinct outcomes seen.
+func (f *failure) problem(n int, seen []string) *problem.Problem {
 	if n == 1 {
-		return problem.New(last.typ, "%s: %s", last.tried, last.seen)
+		return problem.New(f.typ, "%s: %s", f.tried, f.seen)
 	}
-	return problem.New(last.typ, "%s: %d attempts: %s", last.tried, n, strings.Join(seen, "; "))
+	return problem.New(f.typ, "%s: %d attempts: %s", f.tried, n, strings.Join(seen, "; "))
+}
+
+// logFailure records why a validation failed: the class the client was
+// told and the log-only detail (hosts, addresses). A refusal by the network
+// policy is a warning; any other failure is routine. The token, the key
+// authorization and response bodies are never logged.
+func (v *Validator) logFailure(ctx context.Context, req Request, f *failure, n int) {
+	level := slog.LevelInfo
+	msg := "validation failed"
+	if f.refused {
+		level, msg = slog.LevelWarn, "validation refused by the network policy"
+	}
+	attrs := append([]slog.Attr{
+		slog.String("challenge", req.Type), slog.String("identifier", req.Identifier.Value),
+		slog.String("problem", string(f.typ)), slog.String("seen", f.seen), slog.Int("attempts", n),
+	}, f.attrs...)
+	v.log.LogAttrs(ctx, level, msg, attrs...)
 }
 
 // sleep waits d, and reports false if ctx ended first.

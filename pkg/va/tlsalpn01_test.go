@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"fmt"
 	"math/big"
 	"net"
 	"strconv"
@@ -28,6 +29,31 @@ type certSpec struct {
 	ips      []net.IP
 	extValue []byte // raw extension value; nil = no acmeIdentifier extension
 	critical bool
+	rawSAN   []byte // raw subjectAltName extension value, instead of dnsNames and ips
+	// maxVersion caps the server's TLS version (see startALPNMax).
+	maxVersion uint16
+}
+
+// sanWithRegisteredID is a subjectAltName extension value holding a dNSName
+// and a registeredID, which crypto/x509 does not surface (RFC 5280 §4.2.1.6).
+func sanWithRegisteredID(t *testing.T, name string) []byte {
+	t.Helper()
+	oid, err := asn1.Marshal(asn1.ObjectIdentifier{1, 2, 3, 4})
+	if err != nil {
+		t.Fatalf("asn1.Marshal: %v", err)
+	}
+	var oidRaw asn1.RawValue
+	if _, err := asn1.Unmarshal(oid, &oidRaw); err != nil {
+		t.Fatalf("asn1.Unmarshal: %v", err)
+	}
+	der, err := asn1.Marshal([]asn1.RawValue{
+		{Class: asn1.ClassContextSpecific, Tag: 2, Bytes: []byte(name)}, // dNSName
+		{Class: asn1.ClassContextSpecific, Tag: 8, Bytes: oidRaw.Bytes}, // registeredID
+	})
+	if err != nil {
+		t.Fatalf("asn1.Marshal: %v", err)
+	}
+	return der
 }
 
 // goodExt is the DER OCTET STRING of SHA-256 of the test key authorization
@@ -63,6 +89,9 @@ func makeCert(t *testing.T, spec certSpec) tls.Certificate {
 			Value:    spec.extValue,
 		}}
 	}
+	if spec.rawSAN != nil {
+		tmpl.ExtraExtensions = append(tmpl.ExtraExtensions, pkix.Extension{Id: asn1.ObjectIdentifier{2, 5, 29, 17}, Value: spec.rawSAN})
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		t.Fatalf("x509.CreateCertificate: %v", err)
@@ -87,6 +116,13 @@ func (s *alpnServer) seenSNI() []string {
 // offering protos as ALPN protocols; it stops when the test ends.
 func startALPN(t *testing.T, addr string, cert tls.Certificate, protos []string) *alpnServer {
 	t.Helper()
+	return startALPNMax(t, addr, cert, protos, 0)
+}
+
+// startALPNMax is startALPN with the server's TLS version capped at max
+// (from TLS 1.0), or crypto/tls's defaults when max is 0.
+func startALPNMax(t *testing.T, addr string, cert tls.Certificate, protos []string, max uint16) *alpnServer {
+	t.Helper()
 	s := &alpnServer{}
 	cfg := &tls.Config{
 		NextProtos:   protos,
@@ -97,6 +133,9 @@ func startALPN(t *testing.T, addr string, cert tls.Certificate, protos []string)
 			s.mu.Unlock()
 			return nil, nil // keep this config
 		},
+	}
+	if max != 0 {
+		cfg.MinVersion, cfg.MaxVersion = tls.VersionTLS10, max
 	}
 	l, err := tls.Listen("tcp", addr, cfg)
 	if err != nil {
@@ -157,17 +196,23 @@ func TestTLSALPN01(t *testing.T) {
 		{"missing extension", dnsID, certSpec{dnsNames: []string{"alpn.test"}}, acmeProtos, "alpn.test",
 			problem.Unauthorized, []string{"no acmeIdentifier extension"}},
 		{"wrong digest", dnsID, certSpec{dnsNames: []string{"alpn.test"}, extValue: wrong, critical: true}, acmeProtos, "alpn.test",
-			problem.IncorrectResponse, []string{"acmeIdentifier extension holds"}},
+			problem.IncorrectResponse, []string{"the acmeIdentifier extension does not hold the SHA-256 digest of the key authorization"}},
 		{"not critical", dnsID, certSpec{dnsNames: []string{"alpn.test"}, extValue: good}, acmeProtos, "alpn.test",
 			problem.Unauthorized, []string{"not marked critical"}},
 		{"not an OCTET STRING", dnsID, certSpec{dnsNames: []string{"alpn.test"}, extValue: bitString, critical: true}, acmeProtos, "alpn.test",
 			problem.Unauthorized, []string{"not a DER OCTET STRING"}},
 		{"two SANs", dnsID, certSpec{dnsNames: []string{"alpn.test", "other.test"}, extValue: good, critical: true}, acmeProtos, "alpn.test",
-			problem.Unauthorized, []string{"[alpn.test, other.test], want exactly one: alpn.test"}},
+			problem.Unauthorized, []string{"the certificate has 2 subjectAltNames, want exactly one: alpn.test"}},
+		{"dNSName and registeredID", dnsID, certSpec{rawSAN: sanWithRegisteredID(t, "alpn.test"), extValue: good, critical: true}, acmeProtos, "alpn.test",
+			problem.Unauthorized, []string{"the certificate has 2 subjectAltNames, want exactly one: alpn.test"}},
+		{"no SAN", dnsID, certSpec{extValue: good, critical: true}, acmeProtos, "alpn.test",
+			problem.Unauthorized, []string{"the certificate has 0 subjectAltNames, want exactly one: alpn.test"}},
 		{"other SAN", dnsID, certSpec{dnsNames: []string{"other.test"}, extValue: good, critical: true}, acmeProtos, "alpn.test",
-			problem.Unauthorized, []string{"want exactly one: alpn.test"}},
+			problem.Unauthorized, []string{"the certificate's subjectAltName is not alpn.test"}},
 		{"DNS SAN for an IP", ipID, certSpec{dnsNames: []string{"127.0.0.1"}, extValue: good, critical: true}, acmeProtos, "1.0.0.127.in-addr.arpa",
-			problem.Unauthorized, []string{"want exactly one: 127.0.0.1"}},
+			problem.Unauthorized, []string{"the certificate's subjectAltName is not 127.0.0.1"}},
+		{"TLS 1.1 only", dnsID, certSpec{dnsNames: []string{"alpn.test"}, extValue: good, critical: true, maxVersion: tls.VersionTLS11}, acmeProtos, "alpn.test",
+			problem.TLS, []string{"protocol version"}},
 		{"no ALPN", dnsID, certSpec{dnsNames: []string{"alpn.test"}, extValue: good, critical: true}, nil, "alpn.test",
 			problem.TLS, []string{"negotiated no ALPN protocol"}},
 		{"other ALPN only", dnsID, certSpec{dnsNames: []string{"alpn.test"}, extValue: good, critical: true}, []string{"h2"}, "alpn.test",
@@ -175,10 +220,13 @@ func TestTLSALPN01(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := startALPN(t, "127.0.0.1:0", makeCert(t, tc.spec), tc.protos)
+			srv := startALPNMax(t, "127.0.0.1:0", makeCert(t, tc.spec), tc.protos, tc.spec.maxVersion)
 			v := newTestValidator(t, Config{Resolvers: []string{d.addr}, TLSALPN01Port: srv.port})
 			p := validate(t, v, Request{Identifier: tc.id, Type: acme.ChallengeTLSALPN01, Token: alpnToken, KeyAuthorization: keyAuthFor(alpnToken)})
 			wantProblem(t, p, tc.typ, tc.want...)
+			if p != nil {
+				wantNoneOf(t, p.Detail, "other.test", "h2", fmt.Sprintf("%x", wrongSum[:8]))
+			}
 			if sni := srv.seenSNI(); len(sni) != 1 || sni[0] != tc.wantSNI {
 				t.Errorf("server saw SNI %q, want exactly [%q]", sni, tc.wantSNI)
 			}

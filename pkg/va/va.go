@@ -10,6 +10,12 @@
 //
 // Ports and DNS resolvers come from Config so that tests (and private
 // deployments with split-horizon DNS) can point the validator anywhere.
+//
+// The validator is not a probe of the network it runs in: every address it
+// dials passes the network policy of netpolicy.go (loopback, link-local and
+// the metadata server, unspecified, multicast and broadcast are denied
+// unless Config.AllowNetworks reopens them), and problem details never
+// quote what it fetched or where a redirect pointed.
 package va
 
 import (
@@ -17,6 +23,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -31,6 +38,8 @@ const (
 	DefaultHTTP01Port    = 80
 	DefaultTLSALPN01Port = 443
 	DefaultTimeout       = 10 * time.Second
+	DefaultStepTimeout   = 5 * time.Second
+	DefaultTotalTimeout  = 30 * time.Second
 	DefaultAttempts      = 3
 	DefaultRetryDelay    = time.Second
 )
@@ -47,14 +56,33 @@ type Config struct {
 	HTTP01Port int
 	// TLSALPN01Port is the port tls-alpn-01 connects to (RFC 8737 §3 says 443).
 	TLSALPN01Port int
+	// AllowNetworks reopens parts of the ranges the validator otherwise never
+	// dials (DeniedNetworks: loopback, link-local and the metadata server,
+	// unspecified, multicast, broadcast). Only an entry here reopens a
+	// denied range; addresses outside every denied range are always
+	// allowed, so an entry there changes nothing. Entries must be masked
+	// (no host bits) and not IPv4-mapped. The embedded default reopens
+	// loopback; tests on loopback reopen 127.0.0.0/8.
+	AllowNetworks []netip.Prefix
 	// Timeout bounds one attempt (DNS lookups, connection, redirects and
 	// reading the response together).
 	Timeout time.Duration
+	// StepTimeout bounds each network step of an attempt: a TCP connection,
+	// a TLS handshake, the wait for HTTP response headers. It is at most
+	// Timeout.
+	StepTimeout time.Duration
+	// TotalTimeout bounds a whole validation: every attempt and the pauses
+	// between them.
+	TotalTimeout time.Duration
 	// Attempts is how many times a transient network failure (timeout,
 	// connection refused or reset, SERVFAIL) is tried before giving up.
 	Attempts int
 	// RetryDelay is the pause between attempts.
 	RetryDelay time.Duration
+	// Logger receives why validations failed and what the network policy
+	// refused (hosts and addresses; never tokens, key authorizations or
+	// response bodies). Nil discards.
+	Logger *slog.Logger
 }
 
 // Request is one challenge to validate.
@@ -76,6 +104,7 @@ type Validator struct {
 	resolver resolver
 	dialer   net.Dialer
 	http     httpFetcher
+	log      *slog.Logger
 }
 
 // New returns a Validator for cfg, or an error when cfg is invalid.
@@ -84,7 +113,10 @@ func New(cfg Config) (*Validator, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &Validator{cfg: cfg}
+	v := &Validator{cfg: cfg, dialer: net.Dialer{Timeout: cfg.StepTimeout}, log: cfg.Logger}
+	if v.log == nil {
+		v.log = slog.New(slog.DiscardHandler)
+	}
 	if len(cfg.Resolvers) > 0 {
 		v.resolver = &dnsResolver{servers: cfg.Resolvers, timeout: cfg.Timeout}
 	} else {
@@ -102,6 +134,10 @@ func withDefaults(cfg Config) (Config, error) {
 		}
 	}
 	cfg.Resolvers = append([]string(nil), cfg.Resolvers...)
+	if err := checkPrefixes(cfg.AllowNetworks); err != nil {
+		return cfg, err
+	}
+	cfg.AllowNetworks = append([]netip.Prefix(nil), cfg.AllowNetworks...)
 	if cfg.HTTP01Port == 0 {
 		cfg.HTTP01Port = DefaultHTTP01Port
 	}
@@ -110,6 +146,15 @@ func withDefaults(cfg Config) (Config, error) {
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.StepTimeout == 0 {
+		cfg.StepTimeout = DefaultStepTimeout
+	}
+	if cfg.StepTimeout > cfg.Timeout {
+		cfg.StepTimeout = cfg.Timeout
+	}
+	if cfg.TotalTimeout == 0 {
+		cfg.TotalTimeout = DefaultTotalTimeout
 	}
 	if cfg.Attempts == 0 {
 		cfg.Attempts = DefaultAttempts
@@ -122,8 +167,8 @@ func withDefaults(cfg Config) (Config, error) {
 		return cfg, fmt.Errorf("va.New: HTTP01Port %d out of range", cfg.HTTP01Port)
 	case cfg.TLSALPN01Port < 0 || cfg.TLSALPN01Port > 65535:
 		return cfg, fmt.Errorf("va.New: TLSALPN01Port %d out of range", cfg.TLSALPN01Port)
-	case cfg.Timeout < 0 || cfg.RetryDelay < 0:
-		return cfg, fmt.Errorf("va.New: negative Timeout or RetryDelay")
+	case cfg.Timeout < 0 || cfg.StepTimeout < 0 || cfg.TotalTimeout < 0 || cfg.RetryDelay < 0:
+		return cfg, fmt.Errorf("va.New: negative Timeout, StepTimeout, TotalTimeout or RetryDelay")
 	case cfg.Attempts < 0:
 		return cfg, fmt.Errorf("va.New: negative Attempts %d", cfg.Attempts)
 	}
@@ -132,26 +177,30 @@ func withDefaults(cfg Config) (Config, error) {
 
 // Validate checks one challenge and returns nil when it is valid, or the
 // problem saying why it is not. It never returns an internal error: a
-// request the validator cannot act on is reported as malformed.
+// request the validator cannot act on is reported as malformed. The whole
+// validation is bounded by cfg.TotalTimeout.
 func (v *Validator) Validate(ctx context.Context, req Request) *problem.Problem {
 	target, p := checkRequest(req)
 	if p != nil {
 		return p
 	}
+	ctx, cancel := context.WithTimeout(ctx, v.cfg.TotalTimeout)
+	defer cancel()
+	var attempt func(context.Context) *failure
 	switch req.Type {
 	case acme.ChallengeHTTP01:
-		return v.withRetries(ctx, func(ctx context.Context) *failure {
-			return v.http01(ctx, target, req)
-		})
+		attempt = func(ctx context.Context) *failure { return v.http01(ctx, target, req) }
 	case acme.ChallengeDNS01:
-		return v.withRetries(ctx, func(ctx context.Context) *failure {
-			return v.dns01(ctx, target, req)
-		})
+		attempt = func(ctx context.Context) *failure { return v.dns01(ctx, target, req) }
 	default: // acme.ChallengeTLSALPN01, checked by checkRequest
-		return v.withRetries(ctx, func(ctx context.Context) *failure {
-			return v.tlsALPN01(ctx, target, req)
-		})
+		attempt = func(ctx context.Context) *failure { return v.tlsALPN01(ctx, target, req) }
 	}
+	f, n, seen := v.withRetries(ctx, attempt)
+	if f == nil {
+		return nil
+	}
+	v.logFailure(ctx, req, f, n)
+	return f.problem(n, seen)
 }
 
 // target is a checked identifier: a lower-case DNS name or an IP address.

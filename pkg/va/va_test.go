@@ -2,6 +2,7 @@ package va
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -16,9 +17,23 @@ const thumbprint = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
 // keyAuthFor is the key authorization for token (RFC 8555 §8.1).
 func keyAuthFor(token string) string { return token + "." + thumbprint }
 
-// newTestValidator builds a Validator with fast test timings; fields set in
-// cfg win.
+// loopback is the allow list of tests whose servers listen on loopback,
+// which the network policy denies otherwise.
+var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
+// newTestValidator builds a Validator with fast test timings that may reach
+// loopback (the servers of these tests); fields set in cfg win.
 func newTestValidator(t *testing.T, cfg Config) *Validator {
+	t.Helper()
+	if cfg.AllowNetworks == nil {
+		cfg.AllowNetworks = loopback
+	}
+	return newStrictValidator(t, cfg)
+}
+
+// newStrictValidator is newTestValidator without the loopback default: the
+// network policy of a cloud deployment plus cfg.AllowNetworks.
+func newStrictValidator(t *testing.T, cfg Config) *Validator {
 	t.Helper()
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 2 * time.Second
@@ -83,6 +98,10 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"negative timeout", Config{Timeout: -time.Second}},
 		{"port out of range", Config{HTTP01Port: 70000}},
 		{"negative tls port", Config{TLSALPN01Port: -1}},
+		{"negative total timeout", Config{TotalTimeout: -time.Second}},
+		{"allow list with host bits", Config{AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/8")}}},
+		{"IPv4-mapped allow list", Config{AllowNetworks: []netip.Prefix{netip.MustParsePrefix("::ffff:127.0.0.0/104")}}},
+		{"invalid allow list entry", Config{AllowNetworks: []netip.Prefix{{}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -100,7 +119,8 @@ func TestNewDefaults(t *testing.T) {
 	}
 	got := v.cfg
 	if got.HTTP01Port != 80 || got.TLSALPN01Port != 443 || got.Timeout != 10*time.Second ||
-		got.Attempts != 3 || got.RetryDelay != time.Second {
+		got.StepTimeout != 5*time.Second || got.TotalTimeout != 30*time.Second ||
+		got.Attempts != 3 || got.RetryDelay != time.Second || len(got.AllowNetworks) != 0 {
 		t.Fatalf("defaults = %+v", got)
 	}
 }
@@ -152,5 +172,15 @@ func TestValidateStopsWhenContextEnds(t *testing.T) {
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Fatalf("Validate took %v after the context ended", d)
+	}
+}
+
+// wantNoneOf checks that detail contains none of the strings.
+func wantNoneOf(t *testing.T, detail string, strs ...string) {
+	t.Helper()
+	for _, s := range strs {
+		if strings.Contains(detail, s) {
+			t.Errorf("detail %q contains %q", detail, s)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -173,7 +174,8 @@ func TestFirestoreOpsPerIssuance(t *testing.T) {
 	issuer, err := local.Open(ctx, local.Config{Dir: t.TempDir()})
 	mustf(t, err, "local.Open")
 	rsp := e2eutil.StartResponders(t, false)
-	v, err := va.New(va.Config{Resolvers: []string{rsp.DNS.Addr()}, HTTP01Port: rsp.HTTP01.Port, TLSALPN01Port: rsp.ALPN.Port})
+	v, err := va.New(va.Config{Resolvers: []string{rsp.DNS.Addr()}, HTTP01Port: rsp.HTTP01.Port, TLSALPN01Port: rsp.ALPN.Port,
+		AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}) // the responders are on loopback
 	mustf(t, err, "va.New")
 	// Two RAs, as the ACME and Validate functions each build their own (and
 	// so each has its own account cache).

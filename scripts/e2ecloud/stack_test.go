@@ -69,6 +69,8 @@ func (s *stack) env(validatePort int) []string {
 		// The outbox finalize task runs 2 s after each CA call, not 75 s,
 		// so a test sees it heal a killed finalize.
 		"ACMERA_FINALIZE_RETRY_DELAY=2s",
+		// The responders are on loopback, which the validator refuses unless reopened.
+		"ACMERA_VALIDATION_NETWORKS=127.0.0.0/8,::1/128",
 	)
 }
 

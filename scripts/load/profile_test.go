@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -138,7 +139,8 @@ func startInProcess(ctx context.Context, t *testing.T, resolver string, http01Po
 	if err != nil {
 		t.Fatalf("local.Open: %v", err)
 	}
-	v, err := va.New(va.Config{Resolvers: []string{resolver}, HTTP01Port: http01Port, TLSALPN01Port: 443})
+	v, err := va.New(va.Config{Resolvers: []string{resolver}, HTTP01Port: http01Port, TLSALPN01Port: 443,
+		AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}) // the responders are on loopback
 	if err != nil {
 		t.Fatalf("va.New: %v", err)
 	}
