@@ -150,7 +150,7 @@ func (r *RA) record(ctx context.Context, o *core.Order, req ca.IssueRequest, iss
 		return nil, err
 	}
 	var mismatch *ca.MismatchError
-	if err := ca.CheckIssued(req, leaf, o.UpdatedAt); errors.As(err, &mismatch) {
+	if err := ca.CheckIssued(req, leaf, r.now()); errors.As(err, &mismatch) {
 		r.revokeUnusable(ctx, o, cert, leaf, "the CA issued a certificate other than the one requested: "+mismatch.Detail)
 		return r.failFinalize(ctx, o, problem.New(problem.CAMisissued,
 			"the CA returned a certificate that does not match the order (%s); it was revoked and not issued", mismatch.Detail))
