@@ -10,8 +10,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"strings"
-	"sync/atomic"
-	"testing"
+		"testing"
 	"time"
 
 	"golang.org/x/crypto/acme"
@@ -31,13 +30,8 @@ func TestKillBetweenCAAnswerAndRecord(t *testing.T) {
 	s := newStack(t, gcp.gcpEndpoints)
 	roots := gcp.Roots(t)
 	ctx := e2eutil.TestContext(t, 90*time.Second)
-	var retries atomic.Int64
-	cl, err := newClient(s.DirURL, &retries)
-	mustf(t, err, "newClient")
-	mustf(t, register(ctx, cl), "register")
 	name := "outbox.example.test"
-	o, _, err := s.authorize(ctx, cl, []string{name}, "http-01")
-	mustf(t, err, "authorize")
+	cl, o := s.readyOrder(t, ctx, name)
 	gcp.Post(t, "/hold?n=1")
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	csr, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{DNSNames: []string{name}}, key)
@@ -103,13 +97,8 @@ func TestCSRSmugglingRefused(t *testing.T) {
 	gcp := startFakeGCP(t)
 	s := newStack(t, gcp.gcpEndpoints)
 	ctx := e2eutil.TestContext(t, 60*time.Second)
-	var retries atomic.Int64
-	cl, err := newClient(s.DirURL, &retries)
-	mustf(t, err, "newClient")
-	mustf(t, register(ctx, cl), "register")
 	name := "app.example.test"
-	o, _, err := s.authorize(ctx, cl, []string{name}, "http-01")
-	mustf(t, err, "authorize")
+	cl, o := s.readyOrder(t, ctx, name)
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	bc, _ := asn1.Marshal(struct{ IsCA bool }{true})
 	upn := []byte{0xa0, 0x0a, 0x06, 0x03, 0x2b, 0x06, 0x01, 0xa0, 0x03, 0x0c, 0x01, 0x61} // otherName
@@ -142,4 +131,16 @@ func TestCSRSmugglingRefused(t *testing.T) {
 	if st := gcp.Stats(t); st.CAS["CreateCertificate"] != 0 {
 		t.Errorf("CAS got %d CreateCertificate calls, want none", st.CAS["CreateCertificate"])
 	}
+}
+
+// readyOrder registers a new account and makes an order for name ready
+// (http-01).
+func (s *stack) readyOrder(t *testing.T, ctx context.Context, name string) (*acme.Client, *acme.Order) {
+	t.Helper()
+	cl, err := newClient(s.DirURL, nil)
+	mustf(t, err, "newClient")
+	mustf(t, register(ctx, cl), "register")
+	o, _, err := s.authorize(ctx, cl, []string{name}, "http-01")
+	mustf(t, err, "authorize")
+	return cl, o
 }
