@@ -10,7 +10,7 @@ import (
 	"encoding/asn1"
 	"errors"
 	"strings"
-		"testing"
+	"testing"
 	"time"
 
 	"golang.org/x/crypto/acme"
