@@ -44,6 +44,8 @@ func (f *fixture) protectedJSON() string {
 	return string(b[:len(b)-1])
 }
 
+// jwsCases break the flattened JWS serialization (RFC 7515 §7.2.2, RFC
+// 8555 §6.2) and its JSON.
 func jwsCases() []hostile {
 	return []hostile{
 		{name: "jws/not JSON (compact serialization)", want: bad(400, "malformed", "flattened"),
@@ -124,6 +126,12 @@ func jwsCases() []hostile {
 			send: func(f *fixture) *response {
 				return f.orderWith(func(h map[string]any) { h["crit"] = []string{"exp"}; h["exp"] = 1 })
 			}},
+	}
+}
+
+// jwsAlgCases break the JWS algorithm (RFC 8555 §6.2, RFC 7518 §3.1).
+func jwsAlgCases() []hostile {
+	return []hostile{
 		{name: "jws/alg none", firestore: true, want: bad(400, "badSignatureAlgorithm", "none"),
 			send: func(f *fixture) *response {
 				h := f.kidHeader(f.newOrderURL())
@@ -147,6 +155,13 @@ func jwsCases() []hostile {
 		// make it, which checkKeyAlg promises to name as such.
 		{name: "jws/alg ES384 with a P-256 key", want: bad(400, "badSignatureAlgorithm", "ES384"),
 			send: func(f *fixture) *response { return f.orderSignedAs("ES384") }},
+	}
+}
+
+// jwsKeyCases break the key reference, url, signature and HTTP framing
+// (RFC 8555 §6.2-§6.4).
+func jwsKeyCases() []hostile {
+	return []hostile{
 		{name: "jws/jwk and kid", want: bad(400, "malformed", "exactly one"),
 			send: func(f *fixture) *response { return f.orderWith(func(h map[string]any) { h["jwk"] = f.a.jwk() }) }},
 		{name: "jws/neither jwk nor kid", want: bad(400, "malformed", "exactly one"),

@@ -11,6 +11,8 @@ func (f *fixture) newOrder(payload any) *response { return f.a.do(f.newOrderURL(
 
 func (f *fixture) orderFor(typ, value string) *response { return f.newOrder(idents(typ, value)) }
 
+// orderCases break newOrder's identifiers (RFC 8555 §7.1.4, §7.4; RFC
+// 8738; RFC 1035 and RFC 5890 syntax).
 func orderCases() []hostile {
 	many := make([]string, 0, 202)
 	for i := range 101 {
@@ -18,17 +20,6 @@ func orderCases() []hostile {
 	}
 	label63 := strings.Repeat("a", 63)
 	name254 := label63 + "." + label63 + "." + label63 + "." + strings.Repeat("b", 54) + ".example"
-	withTimes := func(nb, na string) map[string]any {
-		m := idents("dns", "a.example")
-		if nb != "" {
-			m["notBefore"] = nb
-		}
-		if na != "" {
-			m["notAfter"] = na
-		}
-		return m
-	}
-	soon := func(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339) }
 	dns := func(name string, w want) hostile {
 		return hostile{name: "order/dns " + fmt.Sprintf("%q", name), want: w,
 			send: func(f *fixture) *response { return f.orderFor("dns", name) }}
@@ -67,6 +58,24 @@ func orderCases() []hostile {
 			send: func(f *fixture) *response { return f.orderFor("ip", "300.1.1.1") }},
 		{name: "order/IP prefix", want: bad(400, "malformed", "10.0.0.0/8"),
 			send: func(f *fixture) *response { return f.orderFor("ip", "10.0.0.0/8") }},
+	}
+}
+
+// orderRequestCases break the rest of a newOrder request and the order's
+// resources (RFC 8555 §7.4, §7.5).
+func orderRequestCases() []hostile {
+	withTimes := func(nb, na string) map[string]any {
+		m := idents("dns", "a.example")
+		if nb != "" {
+			m["notBefore"] = nb
+		}
+		if na != "" {
+			m["notAfter"] = na
+		}
+		return m
+	}
+	soon := func(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339) }
+	return []hostile{
 		{name: "order/two bad identifiers of two kinds", want: bad(400, "compound", "2 identifiers"),
 			send: func(f *fixture) *response {
 				return f.newOrder(idents("dns", "ok.example", "dns", "-bad.example", "email", "x@example.com"))
