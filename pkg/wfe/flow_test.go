@@ -1,6 +1,7 @@
 package wfe_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -16,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +30,7 @@ import (
 	"github.com/acmera/acmera/pkg/queue"
 	"github.com/acmera/acmera/pkg/queue/inproc"
 	"github.com/acmera/acmera/pkg/ra"
+	"github.com/acmera/acmera/pkg/store"
 	"github.com/acmera/acmera/pkg/store/bolt"
 	"github.com/acmera/acmera/pkg/va"
 )
@@ -40,13 +43,35 @@ type env struct {
 	tokens  sync.Map // token -> key authorization
 	http01  *httptest.Server
 	rootDER []byte
+	// last is the last POST the server received (URL and body), for
+	// checks that compare a response with what was sent.
+	last atomic.Pointer[sentRequest]
+}
+
+type sentRequest struct {
+	url  string
+	body []byte
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	dir := t.TempDir()
+	st, err := bolt.Open(filepath.Join(dir, "acmera.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return newEnvOn(t, dir, st)
+}
+
+// newEnvOn builds the in-process acmera over st, with the local CA's
+// files in dir. The outbox finalize task is delayed by an hour, so no
+// delayed write lands while a test compares store snapshots.
+func newEnvOn(t *testing.T, dir string, st store.Store) *env {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	e := &env{}
+	e := &env{dir: dir}
 	e.http01 = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok := strings.TrimPrefix(r.URL.Path, "/.well-known/acme-challenge/")
 		if v, ok := e.tokens.Load(tok); ok {
@@ -57,12 +82,6 @@ func newEnv(t *testing.T) *env {
 	}))
 	t.Cleanup(e.http01.Close)
 	port, _ := strconv.Atoi(e.http01.URL[strings.LastIndexByte(e.http01.URL, ':')+1:])
-	dir := t.TempDir()
-	st, err := bolt.Open(filepath.Join(dir, "acmera.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
 	issuer, err := local.Open(ctx, local.Config{Dir: dir})
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +97,8 @@ func newEnv(t *testing.T) *env {
 	var r *ra.RA
 	q := inproc.New(ctx, queue.HandlerFunc(func(ctx context.Context, t queue.Task) error { return r.HandleTask(ctx, t) }), inproc.Config{Workers: 4})
 	t.Cleanup(func() { q.Close(context.Background()) })
-	parts := acmefn.Parts{Store: st, Queue: q, Issuer: issuer, Validator: v, Policy: policy.AllowAny(), NonceKey: nonce.NewKey(), Logger: log}
+	parts := acmefn.Parts{Store: st, Queue: q, Issuer: issuer, Validator: v, Policy: policy.AllowAny(), NonceKey: nonce.NewKey(), Logger: log,
+		FinalizeRetryDelay: time.Hour}
 	if r, err = acmefn.NewRA(parts); err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +106,14 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.srv = httptest.NewServer(h)
+	e.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+			e.last.Store(&sentRequest{url: r.URL.String(), body: body})
+			r.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		h.ServeHTTP(w, r)
+	}))
 	t.Cleanup(e.srv.Close)
 	return e
 }
