@@ -139,6 +139,8 @@ func parseFlattened(body []byte) (*flattened, *protectedHeader, error) {
 		return nil
 	})
 	switch {
+	case errors.Is(err, errDuplicate):
+		return nil, nil, problem.Malformedf("the JWS repeats a member name (RFC 7515 §7.2.1)")
 	case err != nil:
 		return nil, nil, errNotFlattened()
 	case multi:
@@ -200,6 +202,9 @@ func parseProtected(enc []byte) (*protectedHeader, error) {
 	})
 	if p, ok := problem.Of(err); ok {
 		return nil, p
+	}
+	if errors.Is(err, errDuplicate) {
+		return nil, problem.Malformedf("the JWS protected header repeats a member name (RFC 7515 §4)")
 	}
 	if err != nil {
 		return nil, problem.Malformedf("the JWS protected header is not a JSON object")
