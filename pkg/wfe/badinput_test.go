@@ -98,6 +98,16 @@ func TestJWSFraming(t *testing.T) {
 		}
 		expect(t, c.post(url, h, order), 400, "badNonce", "already used")
 	})
+	t.Run("used nonce respelled in its spare bits", func(t *testing.T) {
+		h := good()
+		if r := c.post(url, h, order); r.status != http.StatusCreated {
+			t.Fatalf("first use: %d %s", r.status, r.body)
+		}
+		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+		n := h["nonce"].(string)
+		h["nonce"] = n[:len(n)-1] + string(alphabet[strings.IndexByte(alphabet, n[len(n)-1])^1])
+		expect(t, c.post(url, h, order), 400, "badNonce", "nonce")
+	})
 	t.Run("kid on newAccount", func(t *testing.T) {
 		expect(t, c.do(c.base+"/new-account", map[string]any{}), 400, "malformed", "jwk")
 	})
