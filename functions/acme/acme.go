@@ -39,12 +39,19 @@ type Parts struct {
 	// for its result (ra.Config.PollWait). Only for a Queue that runs the
 	// tasks in this process; zero in the cloud.
 	PollWait time.Duration
+	// AccountCacheTTL lets the RA reuse an account read for that long
+	// (ra.Config.AccountCacheTTL). Only when this process is the only
+	// writer of accounts in Store (the embedded default); zero in the
+	// cloud, where every request reads its account, so that a
+	// deactivation or key rollover made through one instance holds on
+	// every other at its next request.
+	AccountCacheTTL time.Duration
 }
 
 // NewRA builds the registration authority from parts.
 func NewRA(p Parts) (*ra.RA, error) {
 	r, err := ra.New(ra.Config{Store: p.Store, Queue: p.Queue, Validator: p.Validator, Issuer: p.Issuer,
-		Policy: p.Policy, Logger: p.Logger, Clock: p.Clock, PollWait: p.PollWait})
+		Policy: p.Policy, Logger: p.Logger, Clock: p.Clock, PollWait: p.PollWait, AccountCacheTTL: p.AccountCacheTTL})
 	if err != nil {
 		return nil, fmt.Errorf("ra.New: %w", err)
 	}

@@ -117,6 +117,10 @@ func cloudParts(ctx context.Context, cfg *config.Cloud, emulator string, log *sl
 		log.Debug("ACMERA_NONCE_KEY is not set: using a per-instance nonce key")
 		key = nonce.NewKey()
 	}
+	// No AccountCacheTTL: other instances change accounts in the same
+	// Firestore, so every request reads its account (RFC 8555 §7.3.5,
+	// §7.3.6). The WFE's parsed-key cache stays: it is keyed by the
+	// thumbprint that fresh account names, so it cannot serve an old key.
 	return acmefn.Parts{Store: st, Queue: q, Issuer: issuer, Validator: v, Policy: cfg.Policy, NonceKey: key,
 		BaseURL: cfg.BaseURL, Logger: log}, closeAll, nil
 }

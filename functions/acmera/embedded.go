@@ -31,6 +31,12 @@ import (
 // process, so most polls get the result instead of "processing".
 const pollWait = 2 * time.Second
 
+// accountCacheTTL is how long the embedded default reuses an account read.
+// It is the only process on its bbolt file, so the RA's own evictions keep
+// the cache exact: a deactivation or key rollover holds from the next
+// request (the cloud functions, many instances on one store, cache none).
+const accountCacheTTL = 5 * time.Second
+
 // serverCertLifetime is the lifetime of the HTTPS listener's certificate;
 // it is renewed in memory once two thirds of it have passed.
 const serverCertLifetime = 7 * 24 * time.Hour
@@ -64,7 +70,7 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 	q := inproc.New(ctx, queue.HandlerFunc(func(ctx context.Context, t queue.Task) error { return r.HandleTask(ctx, t) }),
 		inproc.Config{Workers: 64, Capacity: 4096, MaxAttempts: 8, Logger: log})
 	parts := acmefn.Parts{Store: st, Queue: q, Issuer: issuer, Validator: v, Policy: cfg.Policy,
-		NonceKey: nonce.NewKey(), BaseURL: cfg.BaseURL, Logger: log, PollWait: pollWait}
+		NonceKey: nonce.NewKey(), BaseURL: cfg.BaseURL, Logger: log, PollWait: pollWait, AccountCacheTTL: accountCacheTTL}
 	if r, err = acmefn.NewRA(parts); err != nil {
 		return err
 	}

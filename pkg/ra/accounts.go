@@ -35,22 +35,26 @@ type KeyInUseError struct {
 func (e *KeyInUseError) Error() string { return "key is already in use by account " + e.AccountID }
 
 // Account returns an account by ID: accountDoesNotExist when absent, and
-// unauthorized when it is deactivated (RFC 8555 §7.3.6).
+// unauthorized when it is deactivated (RFC 8555 §7.3.6). It is called for
+// every kid-signed request, so the account's status and key are those of
+// the store unless this RA caches accounts (see accountCache).
 func (r *RA) Account(ctx context.Context, id string) (*core.Account, error) {
-	if a := r.accounts.get(id, r.now()); a != nil {
-		return a, nil
-	}
-	a, err := r.store.GetAccount(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, problem.New(problem.AccountDoesNotExist, "no account %q", id).WithStatus(400)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store.GetAccount: %w", err)
+	a := r.accounts.get(id, r.now())
+	if a == nil {
+		epoch := r.accounts.begin()
+		var err error
+		a, err = r.store.GetAccount(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, problem.New(problem.AccountDoesNotExist, "no account %q", id).WithStatus(400)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store.GetAccount: %w", err)
+		}
+		r.accounts.put(a, epoch, r.now())
 	}
 	if a.Status != core.StatusValid {
 		return nil, problem.Unauthorizedf("account is %s", a.Status)
 	}
-	r.accounts.put(a, r.now())
 	return a, nil
 }
 
@@ -78,6 +82,7 @@ func (r *RA) NewAccount(ctx context.Context, req NewAccountRequest) (*core.Accou
 		}
 		return nil, false, err
 	}
+	epoch := r.accounts.begin()
 	a := &core.Account{
 		ID: core.NewID(), KeyThumbprint: req.Thumbprint, Key: req.Key, Contact: contact,
 		Status: core.StatusValid, CreatedAt: r.now(), Profile: req.Profile,
@@ -92,7 +97,7 @@ func (r *RA) NewAccount(ctx context.Context, req NewAccountRequest) (*core.Accou
 		}
 		return nil, false, fmt.Errorf("store.CreateAccount: %w", err)
 	}
-	r.accounts.put(a, r.now())
+	r.accounts.put(a, epoch, r.now())
 	r.log.InfoContext(ctx, "account created", "event", "account.create", "account", a.ID, "profile", a.Profile)
 	return a, true, nil
 }
@@ -160,8 +165,8 @@ func (r *RA) UpdateAccount(ctx context.Context, acct *core.Account, contact []st
 	if err != nil {
 		return nil, err
 	}
-	r.accounts.evict(acct.ID)
 	a, err := r.store.UpdateAccountContact(ctx, acct.ID, c)
+	r.accounts.evict(acct.ID) // after the write, whatever its outcome
 	if errors.Is(err, store.ErrConflict) {
 		return nil, problem.Unauthorizedf("account is no longer valid")
 	}
@@ -173,8 +178,8 @@ func (r *RA) UpdateAccount(ctx context.Context, acct *core.Account, contact []st
 
 // DeactivateAccount deactivates an account (RFC 8555 §7.3.6).
 func (r *RA) DeactivateAccount(ctx context.Context, acct *core.Account) (*core.Account, error) {
-	r.accounts.evict(acct.ID)
 	a, err := r.store.DeactivateAccount(ctx, acct.ID)
+	r.accounts.evict(acct.ID) // after the write, whatever its outcome
 	if errors.Is(err, store.ErrConflict) {
 		return nil, problem.Unauthorizedf("account is no longer valid")
 	}
@@ -189,8 +194,8 @@ func (r *RA) DeactivateAccount(ctx context.Context, acct *core.Account) (*core.A
 // has verified both signatures and that the inner JWS names the account and
 // its current key.
 func (r *RA) ChangeKey(ctx context.Context, acct *core.Account, newKey []byte, newThumbprint string) (*core.Account, error) {
-	r.accounts.evict(acct.ID)
 	a, err := r.store.ChangeAccountKey(ctx, acct.ID, acct.KeyThumbprint, newThumbprint, newKey)
+	r.accounts.evict(acct.ID) // after the write, whatever its outcome
 	if errors.Is(err, store.ErrConflict) {
 		if other, gerr := r.store.GetAccountByKey(ctx, newThumbprint); gerr == nil {
 			return nil, &KeyInUseError{AccountID: other.ID}

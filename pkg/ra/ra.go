@@ -41,9 +41,13 @@ type Config struct {
 	// FinalizeTimeout is how long an order may stay processing before the
 	// RA gives up on the CA and marks it invalid; default 10 minutes.
 	FinalizeTimeout time.Duration
-	// AccountCacheTTL is how long an account read is reused by this
-	// instance; default 5 s, negative disables. Changes made elsewhere
-	// (deactivation, key rollover) take effect here within it.
+	// AccountCacheTTL is how long an account read is reused by this RA;
+	// zero or negative, the default, reads the account from the store on
+	// every request. Set it only when this RA is the only writer of
+	// accounts in Store (the embedded default): its own changes evict the
+	// cache at once, but a deactivation or key rollover made by another
+	// process would be ignored here for up to the TTL (RFC 8555 §7.3.5,
+	// §7.3.6), so the cloud functions must leave it zero.
 	AccountCacheTTL time.Duration
 	// PollWait is how long a poll of an authorization or order that is
 	// processing may wait for its result before answering (at most
@@ -89,11 +93,7 @@ func New(cfg Config) (*RA, error) {
 	if r.finalizeTimeout <= 0 {
 		r.finalizeTimeout = 10 * time.Minute
 	}
-	ttl := cfg.AccountCacheTTL
-	if ttl == 0 {
-		ttl = 5 * time.Second
-	}
-	r.accounts = newAccountCache(ttl, 100_000)
+	r.accounts = newAccountCache(cfg.AccountCacheTTL, 100_000)
 	r.orders = newOrderLimiter()
 	r.pollWait = min(max(cfg.PollWait, 0), MaxPollWait)
 	r.waiters = newResultWaiters()

@@ -42,7 +42,9 @@ type env struct {
 	rootDER []byte
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv starts the env with the embedded default's settings (the account
+// cache on), changed by opts.
+func newEnv(t *testing.T, opts ...func(*acmefn.Parts)) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -77,7 +79,11 @@ func newEnv(t *testing.T) *env {
 	var r *ra.RA
 	q := inproc.New(ctx, queue.HandlerFunc(func(ctx context.Context, t queue.Task) error { return r.HandleTask(ctx, t) }), inproc.Config{Workers: 4})
 	t.Cleanup(func() { q.Close(context.Background()) })
-	parts := acmefn.Parts{Store: st, Queue: q, Issuer: issuer, Validator: v, Policy: policy.AllowAny(), NonceKey: nonce.NewKey(), Logger: log}
+	parts := acmefn.Parts{Store: st, Queue: q, Issuer: issuer, Validator: v, Policy: policy.AllowAny(), NonceKey: nonce.NewKey(), Logger: log,
+		AccountCacheTTL: 5 * time.Second}
+	for _, o := range opts {
+		o(&parts)
+	}
 	if r, err = acmefn.NewRA(parts); err != nil {
 		t.Fatal(err)
 	}

@@ -254,6 +254,12 @@ func (w *WFE) verify(ctx context.Context, r *http.Request, mode keyMode) (*signe
 		return nil, err
 	}
 	if !verifySignature(key.Key, h.Alg, f) {
+		if out.account != nil {
+			// Also what a key replaced by keyChange gets (RFC 8555 §7.3.5),
+			// on every instance: the account, read for this request, names
+			// its current key only.
+			return nil, problem.Malformedf("the JWS signature does not verify with the current key of account %s", out.account.ID)
+		}
 		return nil, problem.Malformedf("the JWS signature does not verify")
 	}
 	out.payload = f.body
