@@ -144,8 +144,15 @@ func Of(err error) (*Problem, bool) {
 // Malformedf returns a malformed problem.
 func Malformedf(format string, args ...any) *Problem { return New(Malformed, format, args...) }
 
-// Unauthorizedf returns an unauthorized problem.
+// Unauthorizedf returns an unauthorized problem, sent with 403: the client
+// is authenticated but may not do this (another account's order, for one).
 func Unauthorizedf(format string, args ...any) *Problem { return New(Unauthorized, format, args...) }
+
+// AccountDeactivatedf returns the unauthorized problem for a request by a
+// deactivated account, sent with 401 as RFC 8555 §7.3.6 requires.
+func AccountDeactivatedf(format string, args ...any) *Problem {
+	return New(Unauthorized, format, args...).WithStatus(http.StatusUnauthorized)
+}
 
 // BadCSRf returns a badCSR problem.
 func BadCSRf(format string, args ...any) *Problem { return New(BadCSR, format, args...) }

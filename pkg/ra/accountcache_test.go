@@ -112,8 +112,8 @@ func wantDeactivated(t *testing.T, r *RA, id string) {
 	t.Helper()
 	_, err := r.Account(t.Context(), id)
 	p, ok := problem.Of(err)
-	if !ok || p.Type != problem.Unauthorized || p.Detail != "account is deactivated" {
-		t.Fatalf("Account after deactivation: %v, want unauthorized \"account is deactivated\"", err)
+	if !ok || p.Type != problem.Unauthorized || p.Status != 401 || p.Detail != "account is deactivated" {
+		t.Fatalf("Account after deactivation: %v, want 401 unauthorized \"account is deactivated\"", err)
 	}
 }
 

@@ -53,7 +53,7 @@ func (r *RA) Account(ctx context.Context, id string) (*core.Account, error) {
 		r.accounts.put(a, epoch, r.now())
 	}
 	if a.Status != core.StatusValid {
-		return nil, problem.Unauthorizedf("account is %s", a.Status)
+		return nil, problem.AccountDeactivatedf("account is %s", a.Status)
 	}
 	return a, nil
 }
@@ -113,7 +113,7 @@ func (r *RA) existing(ctx context.Context, thumbprint string) (*core.Account, er
 		return nil, fmt.Errorf("store.GetAccountByKey: %w", err)
 	}
 	if a.Status != core.StatusValid {
-		return nil, problem.Unauthorizedf("the account of this key is %s", a.Status)
+		return nil, problem.AccountDeactivatedf("the account of this key is %s", a.Status)
 	}
 	return a, nil
 }
@@ -168,7 +168,7 @@ func (r *RA) UpdateAccount(ctx context.Context, acct *core.Account, contact []st
 	a, err := r.store.UpdateAccountContact(ctx, acct.ID, c)
 	r.accounts.evict(acct.ID) // after the write, whatever its outcome
 	if errors.Is(err, store.ErrConflict) {
-		return nil, problem.Unauthorizedf("account is no longer valid")
+		return nil, problem.AccountDeactivatedf("account is no longer valid: it was deactivated")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store.UpdateAccountContact: %w", err)
@@ -181,7 +181,7 @@ func (r *RA) DeactivateAccount(ctx context.Context, acct *core.Account) (*core.A
 	a, err := r.store.DeactivateAccount(ctx, acct.ID)
 	r.accounts.evict(acct.ID) // after the write, whatever its outcome
 	if errors.Is(err, store.ErrConflict) {
-		return nil, problem.Unauthorizedf("account is no longer valid")
+		return nil, problem.AccountDeactivatedf("account is no longer valid: it was deactivated")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store.DeactivateAccount: %w", err)

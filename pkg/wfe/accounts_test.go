@@ -61,7 +61,7 @@ func TestAccountChangesHoldAtOnce(t *testing.T) {
 				t.Fatalf("DeactivateReg: %v", err)
 			}
 			_, err = c.AuthorizeOrder(ctx, order)
-			wantACMEError(t, err, 403, "unauthorized", "deactivated")
+			wantACMEError(t, err, 401, "unauthorized", "deactivated")
 		})
 	}
 }

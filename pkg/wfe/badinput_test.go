@@ -166,7 +166,10 @@ func TestAccountBadInput(t *testing.T) {
 	if r := c.do(c.kid, map[string]any{"status": "deactivated"}); r.status != http.StatusOK {
 		t.Fatalf("deactivate: %d %s", r.status, r.body)
 	}
-	expect(t, c.do(c.base+"/new-order", map[string]any{"identifiers": []map[string]string{{"type": "dns", "value": "a.example"}}}), 403, "unauthorized", "deactivated")
+	expect(t, c.do(c.base+"/new-order", map[string]any{"identifiers": []map[string]string{{"type": "dns", "value": "a.example"}}}), 401, "unauthorized", "deactivated")
+	c.kid = "" // newAccount with the deactivated account's key (RFC 8555 §7.3.6)
+	expect(t, c.do(na, map[string]any{"onlyReturnExisting": true}), 401, "unauthorized", "deactivated")
+	expect(t, c.do(na, map[string]any{}), 401, "unauthorized", "deactivated")
 }
 
 func TestOrderBadInput(t *testing.T) {
