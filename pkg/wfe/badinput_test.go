@@ -4,7 +4,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
@@ -143,9 +142,7 @@ func TestAccountBadInput(t *testing.T) {
 	expect(t, c.do(na, map[string]any{"onlyReturnExisting": true}), 400, "accountDoesNotExist", "key")
 	expect(t, c.do(na, []byte("[1,2]")), 400, "malformed", "newAccount")
 
-	small, _ := rsa.GenerateKey(rand.Reader, 1024)
-	_ = small // RSA keys below 2048 bits are refused by goodkey; covered in pkg/goodkey.
-
+	// Weak and unsupported account keys: TestWeakAccountKeys.
 	c.register()
 	// Nothing was written by the refused requests: the first real
 	// registration created the account (201 above), and a second returns it.

@@ -272,20 +272,29 @@ func (w *WFE) verify(ctx context.Context, r *http.Request, mode keyMode) (*signe
 	return out, nil
 }
 
-// checkKeyAlg refuses an algorithm that does not fit the key (for example
-// RS256 with an EC key), as badSignatureAlgorithm.
+// checkKeyAlg refuses an algorithm that does not fit the key, as
+// badSignatureAlgorithm: RS256 with an EC key, or an ECDSA algorithm of
+// another curve than the key's (RFC 7518 §3.4 ties ES256 to P-256, ES384
+// to P-384 and ES512 to P-521).
 func checkKeyAlg(k *jose.JSONWebKey, alg string) error {
-	ok := false
-	switch k.Key.(type) {
+	var want string
+	switch key := k.Key.(type) {
 	case *ecdsa.PublicKey:
-		ok = alg == "ES256" || alg == "ES384" || alg == "ES512"
+		for _, a := range []string{"ES256", "ES384", "ES512"} {
+			if curve, _, _ := ecParams(a); curve == key.Curve {
+				want = a
+			}
+		}
 	case *rsa.PublicKey:
-		ok = alg == "RS256" || alg == "PS256"
+		if alg == "PS256" {
+			return nil
+		}
+		want = "RS256"
 	case ed25519.PublicKey:
-		ok = alg == "EdDSA"
+		want = "EdDSA"
 	}
-	if !ok {
-		return problem.New(problem.BadSignatureAlgorithm, "JWS algorithm %q does not fit the key type", alg)
+	if alg != want {
+		return problem.New(problem.BadSignatureAlgorithm, "JWS algorithm %q does not fit the key type; this key signs with %s", alg, want)
 	}
 	return nil
 }

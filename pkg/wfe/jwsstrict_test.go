@@ -119,7 +119,7 @@ func TestJWSStrictness(t *testing.T) {
 		{"ES384 with a P-256 key", func() []byte {
 			h := `{"alg":"ES384","kid":"` + c.kid + `","nonce":"` + c.nonce() + `","url":"` + url + `"}`
 			return rawBody(t, p384, "ES384", h, order, "")
-		}, 400, "malformed", "signature"},
+		}, 400, "badSignatureAlgorithm", "signs with ES256"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
