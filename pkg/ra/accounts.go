@@ -125,17 +125,22 @@ func (r *RA) AccountByKey(ctx context.Context, thumbprint string) (*core.Account
 }
 
 // checkContacts accepts only mailto: URLs with one plain address each
-// (RFC 8555 §7.3: unsupportedContact / invalidContact).
+// (RFC 8555 §7.3: unsupportedContact / invalidContact) and returns them
+// normalized: white space around the URL and after the scheme is dropped
+// (getssl sends "mailto: user@example.com") and the scheme lower-cased
+// (RFC 3986 §3.1).
 func checkContacts(contact []string) ([]string, error) {
 	if len(contact) > maxContacts {
 		return nil, problem.New(problem.InvalidContact, "at most %d contacts are allowed, got %d", maxContacts, len(contact))
 	}
 	out := make([]string, 0, len(contact))
 	for _, c := range contact {
-		addr, ok := strings.CutPrefix(c, "mailto:")
-		if !ok {
+		c = strings.TrimSpace(c)
+		const scheme = "mailto:"
+		if len(c) < len(scheme) || !strings.EqualFold(c[:len(scheme)], scheme) {
 			return nil, problem.New(problem.UnsupportedContact, "contact %q is not supported; only mailto: URLs are", truncate(c, 64))
 		}
+		addr := strings.TrimSpace(c[len(scheme):])
 		if strings.ContainsAny(addr, "?,;") || len(addr) > 254 {
 			return nil, problem.New(problem.InvalidContact, "contact %q must name exactly one e-mail address with no header fields", truncate(c, 64))
 		}
@@ -147,7 +152,7 @@ func checkContacts(contact []string) ([]string, error) {
 		if at < 1 || !strings.Contains(addr[at+1:], ".") {
 			return nil, problem.New(problem.InvalidContact, "contact %q has no domain with a dot", truncate(c, 64))
 		}
-		out = append(out, c)
+		out = append(out, scheme+addr)
 	}
 	return out, nil
 }

@@ -5,7 +5,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -63,5 +65,30 @@ func TestAccountChangesHoldAtOnce(t *testing.T) {
 			_, err = c.AuthorizeOrder(ctx, order)
 			wantACMEError(t, err, 401, "unauthorized", "deactivated")
 		})
+	}
+}
+
+// getssl's "mailto: user@example.com" is normalized, not refused, at
+// newAccount and at a contact update.
+func TestContactNormalized(t *testing.T) {
+	e := newEnv(t)
+	c := newRawClient(t, e)
+	contact := func(r *response) string {
+		var a struct {
+			Contact []string `json:"contact"`
+		}
+		if err := json.Unmarshal(r.body, &a); err != nil || len(a.Contact) != 1 {
+			t.Fatalf("account %s: %v", r.body, err)
+		}
+		return a.Contact[0]
+	}
+	r := c.do(c.base+"/new-account", map[string]any{"contact": []string{"mailto: user@example.com"}, "termsOfServiceAgreed": true})
+	if r.status != http.StatusCreated || contact(r) != "mailto:user@example.com" {
+		t.Fatalf("new-account: %d %s", r.status, r.body)
+	}
+	c.kid = r.header.Get("Location")
+	r = c.do(c.kid, map[string]any{"contact": []string{" mailto: other@example.com"}})
+	if r.status != http.StatusOK || contact(r) != "mailto:other@example.com" {
+		t.Fatalf("contact update: %d %s", r.status, r.body)
 	}
 }

@@ -139,6 +139,7 @@ func TestAccountBadInput(t *testing.T) {
 	expect(t, c.do(na, map[string]any{"contact": []string{"tel:+1555"}}), 400, "unsupportedContact", "tel:")
 	expect(t, c.do(na, map[string]any{"contact": []string{"mailto:not-an-address"}}), 400, "invalidContact", "not-an-address")
 	expect(t, c.do(na, map[string]any{"contact": []string{"mailto:a@b.example?subject=x"}}), 400, "invalidContact", "header")
+	expect(t, c.do(na, map[string]any{"contact": []string{"mailto: a b@c.example"}}), 400, "invalidContact", "a b@c.example")
 	expect(t, c.do(na, map[string]any{"onlyReturnExisting": true}), 400, "accountDoesNotExist", "key")
 	expect(t, c.do(na, []byte("[1,2]")), 400, "malformed", "newAccount")
 
