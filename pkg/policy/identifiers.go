@@ -3,6 +3,7 @@ package policy
 import (
 	"net/netip"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/acmera/acmera/pkg/acme"
 	"github.com/acmera/acmera/pkg/problem"
@@ -14,6 +15,9 @@ import (
 func Normalize(id acme.Identifier) (acme.Identifier, *problem.Problem) {
 	switch id.Type {
 	case acme.IdentifierDNS:
+		if !utf8.ValidString(id.Value) { // before ToLower, which would hide it
+			return id, problem.Malformedf("DNS name %q is not valid UTF-8", id.Value).WithIdentifier(id)
+		}
 		name := strings.ToLower(id.Value)
 		base := strings.TrimPrefix(name, "*.")
 		if p := checkDNSName(base); p != nil {
@@ -53,11 +57,25 @@ func checkDNSName(name string) *problem.Problem {
 		if label[0] == '-' || label[len(label)-1] == '-' {
 			return problem.Malformedf("DNS name %q has a label that starts or ends with a hyphen", name)
 		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-				return problem.Malformedf("DNS name %q contains the invalid character %q", name, c)
-			}
+		if p := checkLabelChars(name, label); p != nil {
+			return p
+		}
+	}
+	return nil
+}
+
+// checkLabelChars refuses any character but a-z, 0-9 and '-' in a label
+// of name, quoting it as a character (a rune, not its first UTF-8 byte). A
+// non-ASCII one means an internationalized name sent as a U-label: ACME
+// takes the A-label (RFC 8555 §7.1.4, RFC 5891).
+func checkLabelChars(name, label string) *problem.Problem {
+	for _, r := range label {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-':
+		case r >= utf8.RuneSelf:
+			return problem.Malformedf("DNS name %q contains the non-ASCII character %q; send an internationalized name in its A-label (\"xn--\") form", name, r)
+		default:
+			return problem.Malformedf("DNS name %q contains the invalid character %q", name, r)
 		}
 	}
 	return nil

@@ -110,3 +110,27 @@ func TestParseErrors(t *testing.T) {
 		})
 	}
 }
+
+// A refused character is quoted as the character, not as its first UTF-8
+// byte (which showed 'Ã' for 'ü'); a U-label is told to use its A-label.
+func TestCharacterDetails(t *testing.T) {
+	for _, tc := range []struct{ in, has string }{
+		{"bücher.example", `"bücher.example" contains the non-ASCII character 'ü'; send an internationalized name in its A-label ("xn--") form`},
+		{"BÜCHER.example", `"bücher.example" contains the non-ASCII character 'ü'`},
+		{"日本.example", `contains the non-ASCII character '日'`},
+		{"under_score.example", `contains the invalid character '_'`},
+		{"bad\xffbyte.example", `"bad\xffbyte.example" is not valid UTF-8`},
+	} {
+		_, p := Normalize(dns(tc.in))
+		if p == nil || p.Type != problem.Malformed || p.Status != 400 || !strings.Contains(p.Detail, tc.has) {
+			t.Errorf("%q: %v, want malformed with %q", tc.in, p, tc.has)
+			continue
+		}
+		if strings.Contains(p.Detail, "Ã") || strings.Contains(p.Detail, "\\u00") {
+			t.Errorf("%q: detail %q quotes bytes", tc.in, p.Detail)
+		}
+	}
+	if _, p := Normalize(dns("xn--bcher-kva.example")); p != nil {
+		t.Errorf("the A-label of bücher.example: %v", p)
+	}
+}

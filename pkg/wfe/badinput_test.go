@@ -185,6 +185,7 @@ func TestOrderBadInput(t *testing.T) {
 	expect(t, c.do(no, ids()), 400, "malformed", "no identifiers")
 	expect(t, c.do(no, ids("email", "a@b.example")), 400, "unsupportedIdentifier", "email")
 	expect(t, c.do(no, ids("dns", "bad_name.example")), 400, "malformed", "bad_name.example")
+	expect(t, c.do(no, ids("dns", "bücher.example")), 400, "malformed", `"bücher.example" contains the non-ASCII character 'ü'`)
 	expect(t, c.do(no, ids("ip", "300.1.1.1")), 400, "malformed", "300.1.1.1")
 	expect(t, c.do(no, ids("dns", "10.0.0.1")), 400, "malformed", "ip")
 	r := c.do(no, ids("dns", "ok.example", "dns", "-bad.example", "email", "x@y.example"))
