@@ -122,7 +122,7 @@ func cloudParts(ctx context.Context, cfg *config.Cloud, emulator string, log *sl
 	// §7.3.6). The WFE's parsed-key cache stays: it is keyed by the
 	// thumbprint that fresh account names, so it cannot serve an old key.
 	return acmefn.Parts{Store: st, Queue: q, Issuer: issuer, Validator: v, Policy: cfg.Policy, NonceKey: key,
-		BaseURL: cfg.BaseURL, Logger: log}, closeAll, nil
+		BaseURL: cfg.BaseURL, Logger: log, NewAccountsPerHour: cfg.NewAccountsPerHour, TrustedProxies: cfg.TrustedProxies}, closeAll, nil
 }
 
 // endpointOptions points a Google client at an endpoint override. A

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -38,7 +39,20 @@ type Common struct {
 	Policy *policy.Policy
 	// LogLevel is ACMERA_LOG_LEVEL: debug, info (default), warn, error.
 	LogLevel string
+	// NewAccountsPerHour is ACMERA_NEW_ACCOUNT_RATE: how many accounts one
+	// client address may create per hour on one instance (default 300;
+	// "0" means no limit, stored as -1 as ra.Config takes it).
+	NewAccountsPerHour int
+	// TrustedProxies is ACMERA_TRUSTED_PROXIES: comma-separated addresses
+	// or CIDR prefixes of the proxies whose X-Forwarded-For entries name
+	// the client (wfe.Config.TrustedProxies), or "none". Default: none in
+	// the embedded default (the client is the TCP peer), Cloud Run's front
+	// end in the cloud (see ReadCloud).
+	TrustedProxies []netip.Prefix
 }
+
+// DefaultNewAccountsPerHour is ACMERA_NEW_ACCOUNT_RATE's default.
+const DefaultNewAccountsPerHour = 300
 
 // Embedded is the configuration of the all-in-one embedded default.
 type Embedded struct {
@@ -103,8 +117,48 @@ func readCommon(env Getenv, allowAnyDefault bool) (Common, error) {
 	default:
 		return c, fmt.Errorf("ACMERA_LOG_LEVEL=%q: must be debug, info, warn or error", c.LogLevel)
 	}
+	if c.NewAccountsPerHour, err = newAccountRate(env("ACMERA_NEW_ACCOUNT_RATE")); err != nil {
+		return c, err
+	}
+	if c.TrustedProxies, err = trustedProxies(env("ACMERA_TRUSTED_PROXIES")); err != nil {
+		return c, err
+	}
 	c.Policy, err = readPolicy(env, allowAnyDefault)
 	return c, err
+}
+
+func newAccountRate(v string) (int, error) {
+	if v == "" {
+		return DefaultNewAccountsPerHour, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("ACMERA_NEW_ACCOUNT_RATE=%q: must be a number of accounts per client address per hour (0 for no limit)", v)
+	}
+	if n == 0 {
+		return -1, nil
+	}
+	return n, nil
+}
+
+// trustedProxies parses ACMERA_TRUSTED_PROXIES: nil for "" or "none".
+func trustedProxies(v string) ([]netip.Prefix, error) {
+	if strings.TrimSpace(v) == "none" {
+		return nil, nil
+	}
+	var out []netip.Prefix
+	for _, s := range list(v) {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil || a.Zone() != "" {
+				return nil, fmt.Errorf("ACMERA_TRUSTED_PROXIES: %q is not an IP address or CIDR prefix", s)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 func readPolicy(env Getenv, allowAnyDefault bool) (*policy.Policy, error) {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/acmera/acmera/pkg/acme"
 )
@@ -57,6 +58,9 @@ type Problem struct {
 	Status      int              `json:"status,omitempty"`
 	Identifier  *acme.Identifier `json:"identifier,omitempty"`
 	Subproblems []Problem        `json:"subproblems,omitempty"`
+	// RetryAfter, when positive, is sent as the Retry-After header, not in
+	// the document (RFC 8555 §6.6).
+	RetryAfter time.Duration `json:"-"`
 }
 
 // Error implements error.
@@ -137,6 +141,14 @@ func Of(err error) (*Problem, bool) {
 		return p, true
 	}
 	return nil, false
+}
+
+// RateLimitedf returns a rateLimited problem (429) telling the client to
+// retry after retryAfter (RFC 8555 §6.6).
+func RateLimitedf(retryAfter time.Duration, format string, args ...any) *Problem {
+	p := New(RateLimited, format, args...)
+	p.RetryAfter = retryAfter
+	return p
 }
 
 // Shorthand constructors for the common types.

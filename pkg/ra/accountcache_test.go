@@ -191,26 +191,3 @@ func TestAccountCacheReadRacingAChange(t *testing.T) {
 	}
 	wantDeactivated(t, r, f.acct.ID)
 }
-
-func TestOrderLimiter(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := newOrderLimiter()
-	for i := 0; i < 3; i++ {
-		if ok, _ := l.allow("a", 3, now); !ok {
-			t.Fatalf("order %d refused under the limit", i)
-		}
-	}
-	ok, until := l.allow("a", 3, now.Add(time.Minute))
-	if ok || !until.Equal(now.Add(time.Hour)) {
-		t.Fatalf("fourth order: %v until %v", ok, until)
-	}
-	if ok, _ := l.allow("b", 3, now); !ok {
-		t.Fatal("another account was limited")
-	}
-	if ok, _ := l.allow("a", 3, now.Add(time.Hour)); !ok {
-		t.Fatal("limit not reset after the window")
-	}
-	if ok, _ := l.allow("a", -1, now); !ok {
-		t.Fatal("negative limit must not limit")
-	}
-}

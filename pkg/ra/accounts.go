@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"time"
 
 	"github.com/acmera/acmera/pkg/core"
 	"github.com/acmera/acmera/pkg/problem"
@@ -24,6 +25,9 @@ type NewAccountRequest struct {
 	Thumbprint         string
 	Contact            []string
 	OnlyReturnExisting bool
+	// Source is the client's address, the key of the new-accounts rate
+	// limit (Config.NewAccountsPerHour).
+	Source string
 }
 
 // KeyInUseError reports that a key is already bound to another account
@@ -81,6 +85,15 @@ func (r *RA) NewAccount(ctx context.Context, req NewAccountRequest) (*core.Accou
 			return existing, false, xerr
 		}
 		return nil, false, err
+	}
+	if ok, until := r.newAccounts.allow(req.Source, r.newAccountRate, r.now()); !ok {
+		// A known key still gets its account (RFC 8555 §7.3.1): that
+		// creates nothing, so it costs a read only when limited.
+		if existing, err := r.existing(ctx, req.Thumbprint); existing != nil || err != nil {
+			return existing, false, err
+		}
+		return nil, false, problem.RateLimitedf(until.Sub(r.now()), "more than %d accounts were created from %s in an hour; retry after %s",
+			r.newAccountRate, truncate(req.Source, 64), until.UTC().Format(time.RFC3339))
 	}
 	epoch := r.accounts.begin()
 	a := &core.Account{

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -41,9 +40,8 @@ func (r *RA) NewOrder(ctx context.Context, acct *core.Account, req NewOrderReque
 		return nil, err
 	}
 	if ok, until := r.orders.allow(acct.ID, pr.MaxOrdersPerHour, now); !ok {
-		return nil, &problem.Problem{Type: problem.RateLimited, Status: 429,
-			Detail: "this account placed more than " + strconv.Itoa(pr.MaxOrdersPerHour) +
-				" orders in an hour; retry after " + until.UTC().Format(time.RFC3339)}
+		return nil, problem.RateLimitedf(until.Sub(now), "this account placed more than %d orders in an hour; retry after %s",
+			pr.MaxOrdersPerHour, until.UTC().Format(time.RFC3339))
 	}
 	o := &core.Order{
 		ID: core.NewID(), AccountID: acct.ID, Profile: req.Profile, Status: core.StatusPending,

@@ -55,7 +55,16 @@ type Config struct {
 	// (the embedded default), where the result is announced in memory;
 	// zero, the default, answers at once, as the cloud functions must.
 	PollWait time.Duration
+	// NewAccountsPerHour caps the accounts created for one client address
+	// (NewAccountRequest.Source) per hour on this instance; zero means
+	// DefaultNewAccountsPerHour, negative no limit.
+	NewAccountsPerHour int
 }
+
+// DefaultNewAccountsPerHour is Config.NewAccountsPerHour's default: far
+// above what one host needs (an account per client, made once), low
+// enough to stop a script creating accounts in a loop.
+const DefaultNewAccountsPerHour = 300
 
 // MaxPollWait bounds Config.PollWait: a poll answers within it plus the
 // time to read the store.
@@ -72,7 +81,9 @@ type RA struct {
 	log             *slog.Logger
 	finalizeTimeout time.Duration
 	accounts        *accountCache
-	orders          *orderLimiter
+	orders          *hourlyLimiter // new orders per account
+	newAccounts     *hourlyLimiter // new accounts per client address
+	newAccountRate  int
 	pollWait        time.Duration
 	waiters         *resultWaiters
 }
@@ -94,7 +105,12 @@ func New(cfg Config) (*RA, error) {
 		r.finalizeTimeout = 10 * time.Minute
 	}
 	r.accounts = newAccountCache(cfg.AccountCacheTTL, 100_000)
-	r.orders = newOrderLimiter()
+	r.orders = newHourlyLimiter()
+	r.newAccounts = newHourlyLimiter()
+	r.newAccountRate = cfg.NewAccountsPerHour
+	if r.newAccountRate == 0 {
+		r.newAccountRate = DefaultNewAccountsPerHour
+	}
 	r.pollWait = min(max(cfg.PollWait, 0), MaxPollWait)
 	r.waiters = newResultWaiters()
 	return r, nil

@@ -23,6 +23,8 @@ type rawClient struct {
 	base string // https://host/acme/acme
 	key  *ecdsa.PrivateKey
 	kid  string
+	// extra headers sent with every POST
+	extra http.Header
 }
 
 func newRawClient(t *testing.T, e *env) *rawClient {
@@ -123,7 +125,16 @@ type response struct {
 
 func (c *rawClient) postRaw(url, contentType string, body []byte) *response {
 	c.t.Helper()
-	res, err := http.Post(url, contentType, bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header = c.extra.Clone()
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	req.Header.Set("Content-Type", contentType)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
 	}
