@@ -49,9 +49,9 @@ type Cloud struct {
 // cloudRunFrontEnd is ACMERA_TRUSTED_PROXIES's default in the cloud: Cloud
 // Run's front end connects to the container from a link-local address and
 // appends the address it received the request from to X-Forwarded-For.
-// Behind a load balancer that appends its own address too (the module's
-// internal Application Load Balancer), add that address or its
-// proxy-only subnet.
+// Behind a load balancer that appends addresses of its own too (the
+// module's internal Application Load Balancer), add its forwarding rule
+// and proxy-only subnet.
 func cloudRunFrontEnd() []netip.Prefix {
 	return []netip.Prefix{netip.MustParsePrefix("169.254.0.0/16"), netip.MustParsePrefix("fe80::/10")}
 }
