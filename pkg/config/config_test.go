@@ -128,3 +128,12 @@ func TestCloud(t *testing.T) {
 		}
 	})
 }
+
+// A profile setting over its limit stops the start with an error naming
+// the variable, the profile and the setting.
+func TestProfileLimitNamed(t *testing.T) {
+	_, err := ReadEmbedded(envOf(map[string]string{"ACMERA_PROFILES_JSON": `{"profiles":{"acme":{"allowAnyName":true},"big":{"allowAnyName":true,"maxIdentifiers":101}}}`}))
+	if err == nil || !strings.Contains(err.Error(), `ACMERA_PROFILES_JSON: policy: profile "big": maxIdentifiers 101 exceeds`) {
+		t.Fatalf("got %v", err)
+	}
+}

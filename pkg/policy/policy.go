@@ -18,6 +18,11 @@ import (
 // DefaultProfile is the profile served at /acme/acme/directory.
 const DefaultProfile = "acme"
 
+// MaxIdentifiersLimit bounds a profile's maxIdentifiers: each identifier
+// is an authorization to store, validate and poll, and a certificate's
+// SAN list grows with them; 100 is also what public CAs allow.
+const MaxIdentifiersLimit = 100
+
 // Duration is a time.Duration that reads and writes as a Go duration string
 // ("24h") in JSON.
 type Duration time.Duration
@@ -70,7 +75,8 @@ type Profile struct {
 	AuthzLifetime Duration `json:"authzLifetime,omitempty"`
 	// RequireEAB requires an external account binding on newAccount.
 	RequireEAB bool `json:"requireEAB,omitempty"`
-	// MaxIdentifiers caps the identifiers of one order; default 100.
+	// MaxIdentifiers caps the identifiers of one order; default and
+	// at most MaxIdentifiersLimit.
 	MaxIdentifiers int `json:"maxIdentifiers,omitempty"`
 	// MaxOrdersPerHour caps the new orders of one account per hour on one
 	// instance; default 3000, negative for no limit.
@@ -143,7 +149,10 @@ func (pr *Profile) init() error {
 	setDefault(&pr.PendingLifetime, 4*time.Hour)
 	setDefault(&pr.AuthzLifetime, 24*time.Hour)
 	if pr.MaxIdentifiers <= 0 {
-		pr.MaxIdentifiers = 100
+		pr.MaxIdentifiers = MaxIdentifiersLimit
+	}
+	if pr.MaxIdentifiers > MaxIdentifiersLimit {
+		return fmt.Errorf("maxIdentifiers %d exceeds the limit of %d identifiers per order", pr.MaxIdentifiers, MaxIdentifiersLimit)
 	}
 	if pr.MaxOrdersPerHour == 0 {
 		pr.MaxOrdersPerHour = 3000

@@ -134,3 +134,16 @@ func TestCharacterDetails(t *testing.T) {
 		t.Errorf("the A-label of bücher.example: %v", p)
 	}
 }
+
+// maxIdentifiers above the limit stops the start, naming the profile and
+// the setting; the limit itself is accepted.
+func TestMaxIdentifiersLimit(t *testing.T) {
+	_, err := Parse([]byte(`{"profiles":{"acme":{"allowAnyName":true},"big":{"allowAnyName":true,"maxIdentifiers":101}}}`))
+	if err == nil || err.Error() != `policy: profile "big": maxIdentifiers 101 exceeds the limit of 100 identifiers per order` {
+		t.Fatalf("maxIdentifiers 101: %v", err)
+	}
+	p, err := Parse([]byte(`{"profiles":{"acme":{"allowAnyName":true,"maxIdentifiers":100}}}`))
+	if err != nil || p.Profile("acme").MaxIdentifiers != 100 {
+		t.Fatalf("maxIdentifiers 100: %v", err)
+	}
+}
