@@ -91,8 +91,7 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 	if err != nil {
 		return fmt.Errorf("ACMERA_ADDR: %w", err)
 	}
-	srv := &http.Server{Handler: h, TLSConfig: &tls.Config{GetCertificate: certs.get, MinVersion: tls.VersionTLS12},
-		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := embeddedServer(h, &tls.Config{GetCertificate: certs.get, MinVersion: tls.VersionTLS12})
 	printBanner(stdout, ln.Addr().String(), cfg, issuer.RootPath())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
@@ -111,6 +110,31 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 		log.Warn("inproc.Queue.Close", "error", err.Error())
 	}
 	return nil
+}
+
+// Timeouts of the embedded HTTPS server, so that a client that stalls
+// (slowloris, a reader that never reads) cannot hold a connection and its
+// goroutine for ever:
+//   - headers within 10 s, and the whole request (bodies are at most
+//     64 KiB) within 30 s of the connection's accept or last request;
+//   - the response written within writeTimeout of the request's headers.
+//     That covers the handler: the longest is a poll of a processing
+//     authorization or order, which waits at most ra.MaxPollWait (pollWait
+//     is 2 s) plus a store read; finalize signs in this process in
+//     milliseconds. writeTimeout is six times that wait, and a test keeps
+//     it above it;
+//   - an idle keep-alive connection closed after 2 minutes.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+)
+
+// embeddedServer is the embedded default's HTTPS server for h.
+func embeddedServer(h http.Handler, tc *tls.Config) *http.Server {
+	return &http.Server{Handler: h, TLSConfig: tc, ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout: readTimeout, WriteTimeout: writeTimeout, IdleTimeout: idleTimeout}
 }
 
 // Pruning of expired objects from the embedded store (the Firestore TTLs'
