@@ -84,13 +84,15 @@ func TestAccountChangesAcrossInstances(t *testing.T) {
 	wantProblem(t, err, http.StatusUnauthorized, "unauthorized", "deactivated")
 
 	// The refusals came from the second instance.
-	var statuses []int
-	for _, ev := range logEvents(t, second.Log(), "request") {
+	newOrder := func(ev map[string]any) bool {
 		hr, _ := ev["httpRequest"].(map[string]any)
-		if u, _ := hr["requestUrl"].(string); strings.HasSuffix(u, "/new-order") {
-			st, _ := hr["status"].(float64)
-			statuses = append(statuses, int(st))
-		}
+		u, _ := hr["requestUrl"].(string)
+		return strings.HasSuffix(u, "/new-order")
+	}
+	var statuses []int
+	for _, ev := range second.waitLogEvents(ctx, "request", 4, newOrder) {
+		st, _ := ev["httpRequest"].(map[string]any)["status"].(float64)
+		statuses = append(statuses, int(st))
 	}
 	if want := []int{201, 400, 201, 401}; !slices.Equal(statuses, want) {
 		t.Fatalf("the second instance answered new-order with %v, want %v", statuses, want)
