@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/acmera/acmera/pkg/acme"
+	"github.com/acmera/acmera/pkg/core"
 )
 
 // DefaultProfile is the profile served at /acme/acme/directory.
@@ -207,6 +208,19 @@ func (p *Policy) Names() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// AllowedFor reports whether an account may use the profile (place orders
+// under it). The rule: an account may use every profile the directory
+// lists in meta.profiles, whichever it was created under, except a
+// profile that requires external account binding (RFC 8555 §7.3.4),
+// which only accounts bound with an EAB key may use. No account is bound
+// yet (EAB is not implemented, and Parse refuses requireEAB until it is),
+// so such a profile is refused to all; this is the one place the rule
+// lives, for EAB keys that narrow the profiles an account may use to add
+// to.
+func (pr *Profile) AllowedFor(a *core.Account) bool {
+	return !pr.RequireEAB || a.EABKeyID != ""
 }
 
 // AllowsChallenge reports whether the profile offers challenge type typ.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/acmera/acmera/pkg/acme"
+	"github.com/acmera/acmera/pkg/core"
 	"github.com/acmera/acmera/pkg/problem"
 )
 
@@ -145,5 +146,18 @@ func TestMaxIdentifiersLimit(t *testing.T) {
 	p, err := Parse([]byte(`{"profiles":{"acme":{"allowAnyName":true,"maxIdentifiers":100}}}`))
 	if err != nil || p.Profile("acme").MaxIdentifiers != 100 {
 		t.Fatalf("maxIdentifiers 100: %v", err)
+	}
+}
+
+// Every account may use every profile, except one that requires EAB,
+// which only an account bound with an EAB key may use.
+func TestAllowedFor(t *testing.T) {
+	open, eab := &Profile{}, &Profile{RequireEAB: true}
+	plain, bound := &core.Account{ID: "a"}, &core.Account{ID: "b", EABKeyID: "kid-1"}
+	if !open.AllowedFor(plain) || !open.AllowedFor(bound) {
+		t.Fatal("a profile without requireEAB refused an account")
+	}
+	if eab.AllowedFor(plain) || !eab.AllowedFor(bound) {
+		t.Fatal("requireEAB: want only the bound account allowed")
 	}
 }
