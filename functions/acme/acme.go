@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/acmera/acmera/pkg/ca"
@@ -42,12 +43,26 @@ type Parts struct {
 	// FinalizeRetryDelay delays the outbox finalize task
 	// (ra.Config.FinalizeRetryDelay); zero for the RA's default.
 	FinalizeRetryDelay time.Duration
+	// AccountCacheTTL lets the RA reuse an account read for that long
+	// (ra.Config.AccountCacheTTL). Only when this process is the only
+	// writer of accounts in Store (the embedded default); zero in the
+	// cloud, where every request reads its account, so that a
+	// deactivation or key rollover made through one instance holds on
+	// every other at its next request.
+	AccountCacheTTL time.Duration
+	// NewAccountsPerHour caps new accounts per client address per hour
+	// (ra.Config.NewAccountsPerHour).
+	NewAccountsPerHour int
+	// TrustedProxies are the proxies whose X-Forwarded-For names the
+	// client (wfe.Config.TrustedProxies).
+	TrustedProxies []netip.Prefix
 }
 
 // NewRA builds the registration authority from parts.
 func NewRA(p Parts) (*ra.RA, error) {
 	r, err := ra.New(ra.Config{Store: p.Store, Queue: p.Queue, Validator: p.Validator, Issuer: p.Issuer,
-		Policy: p.Policy, Logger: p.Logger, Clock: p.Clock, PollWait: p.PollWait, FinalizeRetryDelay: p.FinalizeRetryDelay})
+		Policy: p.Policy, Logger: p.Logger, Clock: p.Clock, PollWait: p.PollWait, AccountCacheTTL: p.AccountCacheTTL,
+		NewAccountsPerHour: p.NewAccountsPerHour, FinalizeRetryDelay: p.FinalizeRetryDelay})
 	if err != nil {
 		return nil, fmt.Errorf("ra.New: %w", err)
 	}
@@ -63,7 +78,7 @@ func NewHandler(r *ra.RA, p Parts) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nonce.New: %w", err)
 	}
-	w, err := wfe.New(wfe.Config{RA: r, Nonces: n, BaseURL: p.BaseURL, Logger: p.Logger})
+	w, err := wfe.New(wfe.Config{RA: r, Nonces: n, BaseURL: p.BaseURL, Logger: p.Logger, TrustedProxies: p.TrustedProxies})
 	if err != nil {
 		return nil, fmt.Errorf("wfe.New: %w", err)
 	}

@@ -6,10 +6,9 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"time"
 
-	"github.com/GoogleCloudPlatform/functions-framework-go/funcframework"
-	"github.com/GoogleCloudPlatform/functions-framework-go/functions"
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -25,13 +24,9 @@ import (
 	"github.com/acmera/acmera/pkg/taskauth"
 )
 
-// drainPeriod is how long a function keeps serving after SIGTERM, so that
-// requests in flight finish before Cloud Run stops the instance (it allows
-// 10 s). Every transition is idempotent, so one cut short is still safe.
-const drainPeriod = 8 * time.Second
-
 // runFunction serves FUNCTION_TARGET on $PORT with its cloud backends:
 // Firestore, Cloud Tasks and CAS, each client built once per instance.
+// On SIGTERM it drains the requests in flight (serve).
 func runFunction(ctx context.Context, target string, env func(string) string, stderr io.Writer) error {
 	cfg, err := config.ReadCloud(env)
 	if err != nil {
@@ -47,35 +42,25 @@ func runFunction(ctx context.Context, target string, env func(string) string, st
 	if err != nil {
 		return err
 	}
+	var h http.Handler
 	switch target {
 	case "ACME":
-		h, err := acmefn.NewHandler(r, parts)
-		if err != nil {
+		if h, err = acmefn.NewHandler(r, parts); err != nil {
 			return err
 		}
-		functions.HTTP(target, h.ServeHTTP)
 	case "Validate":
 		v, err := taskauth.New(ctx, taskauth.Config{Audience: cfg.OIDCAudience, ServiceAccount: cfg.TasksServiceAccount, JWKSURL: cfg.OIDCJWKSURL})
 		if err != nil {
 			return fmt.Errorf("taskauth.New: %w", err)
 		}
-		functions.HTTP(target, validator.NewHandler(r, v, log).ServeHTTP)
+		h = validator.NewHandler(r, v, log)
+	}
+	ln, err := net.Listen("tcp", ":"+cfg.Port)
+	if err != nil {
+		return fmt.Errorf("PORT: %w", err)
 	}
 	log.Info("serving", "function", target, "port", cfg.Port)
-	errc := make(chan error, 1)
-	go func() { errc <- funcframework.StartHostPort("", cfg.Port) }()
-	select {
-	case err := <-errc:
-		return fmt.Errorf("funcframework.Start: %w", err)
-	case <-ctx.Done():
-	}
-	log.Info("SIGTERM: draining", "period", drainPeriod.String())
-	select {
-	case err := <-errc:
-		return err
-	case <-time.After(drainPeriod):
-	}
-	return nil
+	return serve(ctx, functionServer(recoverPanics(log, h)), ln, drainPeriod, log)
 }
 
 // cloudParts builds the Google Cloud implementations.
@@ -119,8 +104,13 @@ func cloudParts(ctx context.Context, cfg *config.Cloud, emulator string, log *sl
 		log.Debug("ACMERA_NONCE_KEY is not set: using a per-instance nonce key")
 		key = nonce.NewKey()
 	}
+	// No AccountCacheTTL: other instances change accounts in the same
+	// Firestore, so every request reads its account (RFC 8555 §7.3.5,
+	// §7.3.6). The WFE's parsed-key cache stays: it is keyed by the
+	// thumbprint that fresh account names, so it cannot serve an old key.
 	return acmefn.Parts{Store: st, Queue: q, Issuer: issuer, Validator: v, Policy: cfg.Policy, NonceKey: key,
-		BaseURL: cfg.BaseURL, Logger: log, FinalizeRetryDelay: cfg.FinalizeRetryDelay}, closeAll, nil
+		BaseURL: cfg.BaseURL, Logger: log, NewAccountsPerHour: cfg.NewAccountsPerHour, TrustedProxies: cfg.TrustedProxies,
+		FinalizeRetryDelay: cfg.FinalizeRetryDelay}, closeAll, nil
 }
 
 // checkCAS refuses to start when the CA pool or a profile's certificate

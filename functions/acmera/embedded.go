@@ -30,6 +30,12 @@ import (
 // process, so most polls get the result instead of "processing".
 const pollWait = 2 * time.Second
 
+// accountCacheTTL is how long the embedded default reuses an account read.
+// It is the only process on its bbolt file, so the RA's own evictions keep
+// the cache exact: a deactivation or key rollover holds from the next
+// request (the cloud functions, many instances on one store, cache none).
+const accountCacheTTL = 5 * time.Second
+
 // serverCertLifetime is the lifetime of the HTTPS listener's certificate;
 // it is renewed in memory once two thirds of it have passed.
 const serverCertLifetime = 7 * 24 * time.Hour
@@ -63,7 +69,8 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 	q := inproc.New(ctx, queue.HandlerFunc(func(ctx context.Context, t queue.Task) error { return r.HandleTask(ctx, t) }),
 		inproc.Config{Workers: 64, Capacity: 4096, MaxAttempts: 8, Logger: log})
 	parts := acmefn.Parts{Store: st, Queue: q, Issuer: issuer, Validator: v, Policy: cfg.Policy,
-		NonceKey: nonce.NewKey(), BaseURL: cfg.BaseURL, Logger: log, PollWait: pollWait,
+		NonceKey: nonce.NewKey(), BaseURL: cfg.BaseURL, Logger: log, PollWait: pollWait, AccountCacheTTL: accountCacheTTL,
+		NewAccountsPerHour: cfg.NewAccountsPerHour, TrustedProxies: cfg.TrustedProxies,
 		FinalizeRetryDelay: cfg.FinalizeRetryDelay}
 	if r, err = acmefn.NewRA(parts); err != nil {
 		return err
@@ -84,8 +91,7 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 	if err != nil {
 		return fmt.Errorf("ACMERA_ADDR: %w", err)
 	}
-	srv := &http.Server{Handler: h, TLSConfig: &tls.Config{GetCertificate: certs.get, MinVersion: tls.VersionTLS12},
-		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	srv := embeddedServer(h, &tls.Config{GetCertificate: certs.get, MinVersion: tls.VersionTLS12})
 	printBanner(stdout, ln.Addr().String(), cfg, issuer.RootPath())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
@@ -104,6 +110,31 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 		log.Warn("inproc.Queue.Close", "error", err.Error())
 	}
 	return nil
+}
+
+// Timeouts of the embedded HTTPS server, so that a client that stalls
+// (slowloris, a reader that never reads) cannot hold a connection and its
+// goroutine for ever:
+//   - headers within 10 s, and the whole request (bodies are at most
+//     64 KiB) within 30 s of the connection's accept or last request;
+//   - the response written within writeTimeout of the request's headers.
+//     That covers the handler: the longest is a poll of a processing
+//     authorization or order, which waits at most ra.MaxPollWait (pollWait
+//     is 2 s) plus a store read; finalize signs in this process in
+//     milliseconds. writeTimeout is six times that wait, and a test keeps
+//     it above it;
+//   - an idle keep-alive connection closed after 2 minutes.
+const (
+	readHeaderTimeout = 10 * time.Second
+	readTimeout       = 30 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 2 * time.Minute
+)
+
+// embeddedServer is the embedded default's HTTPS server for h.
+func embeddedServer(h http.Handler, tc *tls.Config) *http.Server {
+	return &http.Server{Handler: h, TLSConfig: tc, ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout: readTimeout, WriteTimeout: writeTimeout, IdleTimeout: idleTimeout}
 }
 
 // Pruning of expired objects from the embedded store (the Firestore TTLs'

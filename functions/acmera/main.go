@@ -1,6 +1,7 @@
 // Command acmera is the one binary of acmera. With FUNCTION_TARGET=ACME or
-// FUNCTION_TARGET=Validate it serves that function on $PORT through the
-// functions framework, as Cloud Run runs it. With no FUNCTION_TARGET it runs
+// FUNCTION_TARGET=Validate it serves that function on $PORT, as Cloud Run
+// runs it (the functions framework's conventions, on an http.Server of its
+// own so that SIGTERM drains the requests in flight). With no FUNCTION_TARGET it runs
 // the embedded default: the whole RA in one process over HTTPS, on an
 // embedded store, an in-process queue and a local CA.
 package main

@@ -48,5 +48,5 @@ func NewHandler(h queue.Handler, v taskauth.Verifier, log *slog.Logger) http.Han
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
-	return logging.Requests(log, taskauth.Middleware(v, run))
+	return logging.Requests(log, taskauth.Middleware(v, log, run))
 }

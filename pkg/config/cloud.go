@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
 )
 
@@ -45,6 +46,16 @@ type Cloud struct {
 	NonceKey []byte
 }
 
+// cloudRunFrontEnd is ACMERA_TRUSTED_PROXIES's default in the cloud: Cloud
+// Run's front end connects to the container from a link-local address and
+// appends the address it received the request from to X-Forwarded-For.
+// Behind a load balancer that appends addresses of its own too (the
+// module's internal Application Load Balancer), add its forwarding rule
+// and proxy-only subnet.
+func cloudRunFrontEnd() []netip.Prefix {
+	return []netip.Prefix{netip.MustParsePrefix("169.254.0.0/16"), netip.MustParsePrefix("fe80::/10")}
+}
+
 var (
 	poolName  = regexp.MustCompile(`^projects/[^/]+/locations/[^/]+/caPools/[^/]+$`)
 	queueName = regexp.MustCompile(`^projects/[^/]+/locations/[^/]+/queues/[^/]+$`)
@@ -70,6 +81,9 @@ func ReadCloud(env Getenv) (*Cloud, error) {
 	}
 	if cl.OIDCAudience == "" {
 		cl.OIDCAudience = cl.ValidatorURL
+	}
+	if env("ACMERA_TRUSTED_PROXIES") == "" {
+		cl.TrustedProxies = cloudRunFrontEnd()
 	}
 	for _, req := range []struct{ name, v string }{
 		{"GOOGLE_CLOUD_PROJECT", cl.ProjectID}, {"ACMERA_CAS_POOL", cl.CASPool}, {"ACMERA_TASKS_QUEUE", cl.TasksQueue},

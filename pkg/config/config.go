@@ -50,7 +50,20 @@ type Common struct {
 	// when the finalize task queued before every CA call runs (default
 	// 75s, after the first call's own 60 s bound; at least 1s).
 	FinalizeRetryDelay time.Duration
+	// NewAccountsPerHour is ACMERA_NEW_ACCOUNT_RATE: how many accounts one
+	// client address may create per hour on one instance (default 300;
+	// "0" means no limit, stored as -1 as ra.Config takes it).
+	NewAccountsPerHour int
+	// TrustedProxies is ACMERA_TRUSTED_PROXIES: comma-separated addresses
+	// or CIDR prefixes of the proxies whose X-Forwarded-For entries name
+	// the client (wfe.Config.TrustedProxies), or "none". Default: none in
+	// the embedded default (the client is the TCP peer), Cloud Run's front
+	// end in the cloud (see ReadCloud).
+	TrustedProxies []netip.Prefix
 }
+
+// DefaultNewAccountsPerHour is ACMERA_NEW_ACCOUNT_RATE's default.
+const DefaultNewAccountsPerHour = 300
 
 // Embedded is the configuration of the all-in-one embedded default.
 type Embedded struct {
@@ -142,8 +155,48 @@ func readCommon(env Getenv, allowAnyDefault bool) (Common, error) {
 			return c, fmt.Errorf("ACMERA_FINALIZE_RETRY_DELAY=%q: must be a duration of at least 1s, like \"75s\"", v)
 		}
 	}
+	if c.NewAccountsPerHour, err = newAccountRate(env("ACMERA_NEW_ACCOUNT_RATE")); err != nil {
+		return c, err
+	}
+	if c.TrustedProxies, err = trustedProxies(env("ACMERA_TRUSTED_PROXIES")); err != nil {
+		return c, err
+	}
 	c.Policy, err = readPolicy(env, allowAnyDefault)
 	return c, err
+}
+
+func newAccountRate(v string) (int, error) {
+	if v == "" {
+		return DefaultNewAccountsPerHour, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("ACMERA_NEW_ACCOUNT_RATE=%q: must be a number of accounts per client address per hour (0 for no limit)", v)
+	}
+	if n == 0 {
+		return -1, nil
+	}
+	return n, nil
+}
+
+// trustedProxies parses ACMERA_TRUSTED_PROXIES: nil for "" or "none".
+func trustedProxies(v string) ([]netip.Prefix, error) {
+	if strings.TrimSpace(v) == "none" {
+		return nil, nil
+	}
+	var out []netip.Prefix
+	for _, s := range list(v) {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil || a.Zone() != "" {
+				return nil, fmt.Errorf("ACMERA_TRUSTED_PROXIES: %q is not an IP address or CIDR prefix", s)
+			}
+			p = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 func readPolicy(env Getenv, allowAnyDefault bool) (*policy.Policy, error) {

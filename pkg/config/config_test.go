@@ -21,6 +21,24 @@ func TestEmbeddedDefaults(t *testing.T) {
 	}
 }
 
+func TestNewAccountRateAndProxies(t *testing.T) {
+	c, err := ReadEmbedded(envOf(nil))
+	if err != nil || c.NewAccountsPerHour != 300 || c.TrustedProxies != nil {
+		t.Fatalf("defaults: %d %v %v, want 300 and no trusted proxy", c.NewAccountsPerHour, c.TrustedProxies, err)
+	}
+	c, err = ReadEmbedded(envOf(map[string]string{"ACMERA_NEW_ACCOUNT_RATE": "0",
+		"ACMERA_TRUSTED_PROXIES": " 10.1.2.3/16, 192.0.2.7 ,::ffff:198.51.100.1,2001:db8::/32"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(c.TrustedProxies); c.NewAccountsPerHour != -1 || got != "[10.1.0.0/16 192.0.2.7/32 198.51.100.1/32 2001:db8::/32]" {
+		t.Fatalf("got %d %s, want -1 (no limit) and the masked prefixes", c.NewAccountsPerHour, got)
+	}
+	if c, err = ReadEmbedded(envOf(map[string]string{"ACMERA_NEW_ACCOUNT_RATE": "25"})); err != nil || c.NewAccountsPerHour != 25 {
+		t.Fatalf("rate 25: %v %v", c, err)
+	}
+}
+
 func TestInvalidNamesTheVariable(t *testing.T) {
 	cases := map[string]map[string]string{
 		"ACMERA_HTTP01_PORT":          {"ACMERA_HTTP01_PORT": "eighty"},
@@ -34,6 +52,8 @@ func TestInvalidNamesTheVariable(t *testing.T) {
 		"ACMERA_PROFILES_ALLOW_ANY":   {"ACMERA_PROFILES_ALLOW_ANY": "yes"},
 		"ACMERA_LOG_LEVEL":            {"ACMERA_LOG_LEVEL": "loud"},
 		"ACMERA_FINALIZE_RETRY_DELAY": {"ACMERA_FINALIZE_RETRY_DELAY": "10ms"},
+		"ACMERA_NEW_ACCOUNT_RATE":     {"ACMERA_NEW_ACCOUNT_RATE": "-5"},
+		"ACMERA_TRUSTED_PROXIES":      {"ACMERA_TRUSTED_PROXIES": "10.0.0.0/8,proxy.internal"},
 	}
 	for name, env := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -88,6 +108,14 @@ func TestCloud(t *testing.T) {
 	if c.OIDCAudience != "https://validator.example" || c.Port != "8080" || c.FirestoreDatabase != "(default)" {
 		t.Fatalf("cloud defaults: %+v", c)
 	}
+	if got := fmt.Sprint(c.TrustedProxies); got != "[169.254.0.0/16 fe80::/10]" {
+		t.Fatalf("cloud trusted proxies %s, want Cloud Run's front end (link-local)", got)
+	}
+	full["ACMERA_TRUSTED_PROXIES"] = "none"
+	if c, err := ReadCloud(envOf(full)); err != nil || c.TrustedProxies != nil {
+		t.Fatalf("ACMERA_TRUSTED_PROXIES=none: %v %v", c.TrustedProxies, err)
+	}
+	delete(full, "ACMERA_TRUSTED_PROXIES")
 	for _, name := range []string{"GOOGLE_CLOUD_PROJECT", "ACMERA_CAS_POOL", "ACMERA_TASKS_QUEUE", "ACMERA_TASKS_SERVICE_ACCOUNT", "ACMERA_VALIDATOR_URL", "ACMERA_NONCE_KEY"} {
 		t.Run("missing "+name, func(t *testing.T) {
 			env := map[string]string{}
@@ -144,4 +172,13 @@ func TestCloud(t *testing.T) {
 			t.Fatalf("bad pool: %v", err)
 		}
 	})
+}
+
+// A profile setting over its limit stops the start with an error naming
+// the variable, the profile and the setting.
+func TestProfileLimitNamed(t *testing.T) {
+	_, err := ReadEmbedded(envOf(map[string]string{"ACMERA_PROFILES_JSON": `{"profiles":{"acme":{"allowAnyName":true},"big":{"allowAnyName":true,"maxIdentifiers":101}}}`}))
+	if err == nil || !strings.Contains(err.Error(), `ACMERA_PROFILES_JSON: policy: profile "big": maxIdentifiers 101 exceeds`) {
+		t.Fatalf("got %v", err)
+	}
 }

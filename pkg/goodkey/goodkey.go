@@ -33,26 +33,41 @@ const (
 // padding; every mainstream key generator uses 65537.
 const minRSAExponent = 65537
 
-// Check reports whether pub is acceptable as an account key or a
-// certificate key. It returns nil, or a *problem.Problem of type
-// badPublicKey (RFC 8555 §6.7) naming what is wrong.
+// Check reports whether pub is acceptable as a certificate key in a
+// finalize CSR. It returns nil, or a *problem.Problem of type badPublicKey
+// (RFC 8555 §6.7) naming what is wrong.
 //
 // Accepted: RSA with a 2048..8192-bit odd modulus and an odd public
 // exponent of at least 65537; ECDSA on P-256 or P-384 with the point on the
 // curve; Ed25519. Everything else (DSA, P-224, P-521, ECDH keys, value
 // rather than pointer forms of RSA/ECDSA keys, ...) is refused.
-func Check(pub crypto.PublicKey) error {
+func Check(pub crypto.PublicKey) error { return check(pub, false) }
+
+// CheckAccountKey reports whether pub is acceptable as an ACME account key
+// (the jwk of newAccount, of keyChange's inner JWS and of a revocation
+// signed by the certificate's key), like Check but also accepting ECDSA
+// P-521, the curve of the JWS algorithm ES512 (RFC 7518 §3.4), which the
+// WFE offers. An account key only signs requests to acmera, so any curve
+// with a JWS algorithm costs nothing elsewhere; certificate keys stay
+// with what every CA backend signs.
+func CheckAccountKey(pub crypto.PublicKey) error { return check(pub, true) }
+
+func check(pub crypto.PublicKey, p521 bool) error {
+	ec := "ECDSA P-256 or P-384"
+	if p521 {
+		ec = "ECDSA P-256, P-384 or P-521"
+	}
 	switch k := pub.(type) {
 	case nil:
 		return badKey("no public key")
 	case *rsa.PublicKey:
 		return checkRSA(k)
 	case *ecdsa.PublicKey:
-		return checkECDSA(k)
+		return checkECDSA(k, p521)
 	case ed25519.PublicKey:
 		return checkEd25519(k)
 	default:
-		return badKey("unsupported key type %T; use RSA (2048 to 8192 bits), ECDSA P-256 or P-384, or Ed25519", pub)
+		return badKey("unsupported key type %T; use RSA (2048 to 8192 bits), %s, or Ed25519", pub, ec)
 	}
 }
 
@@ -105,14 +120,20 @@ func smallPrimesProduct() *big.Int {
 	return p
 }
 
-func checkECDSA(k *ecdsa.PublicKey) error {
+func checkECDSA(k *ecdsa.PublicKey, p521 bool) error {
 	if k == nil || k.Curve == nil {
 		return badKey("ECDSA key has no curve")
 	}
 	name := k.Curve.Params().Name
-	if name != "P-256" && name != "P-384" {
+	switch {
+	case name == "P-256" || name == "P-384":
+	case name == "P-521" && p521:
+	default:
 		if name == "" {
 			name = "(unnamed)"
+		}
+		if p521 {
+			return badKey("ECDSA curve %s is not allowed; use P-256, P-384 or P-521", name)
 		}
 		return badKey("ECDSA curve %s is not allowed; use P-256 or P-384", name)
 	}

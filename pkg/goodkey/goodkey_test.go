@@ -108,24 +108,51 @@ func TestCheck(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := Check(tc.key)
-			if tc.detail == "" {
-				if err != nil {
-					t.Fatalf("Check = %v, want nil", err)
-				}
-				return
-			}
-			p, ok := problem.Of(err)
-			if !ok {
-				t.Fatalf("Check = %v, want a *problem.Problem", err)
-			}
-			if p.Type != problem.BadPublicKey {
-				t.Errorf("type = %s, want %s", p.Type, problem.BadPublicKey)
-			}
-			if !strings.Contains(p.Detail, tc.detail) {
-				t.Errorf("detail = %q, want it to contain %q", p.Detail, tc.detail)
-			}
+			checkResult(t, Check(tc.key), tc.detail)
 		})
+	}
+}
+
+// Account keys are checked as certificate keys are, except that P-521
+// (ES512) is accepted.
+func TestCheckAccountKey(t *testing.T) {
+	tests := []struct {
+		name   string
+		key    crypto.PublicKey
+		detail string
+	}{
+		{"ecdsa p256", mustECDSA(t, elliptic.P256()), ""},
+		{"ecdsa p521", mustECDSA(t, elliptic.P521()), ""},
+		{"ecdsa p224", mustECDSA(t, elliptic.P224()), "ECDSA curve P-224 is not allowed; use P-256, P-384 or P-521"},
+		{"rsa 1024", &rsa.PublicKey{N: oddModulus(t, 1024), E: 65537}, "RSA key of 1024 bits is too small; at least 2048 required"},
+		{"dsa", &dsa.PublicKey{}, "unsupported key type *dsa.PublicKey; use RSA (2048 to 8192 bits), ECDSA P-256, P-384 or P-521, or Ed25519"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			checkResult(t, CheckAccountKey(tc.key), tc.detail)
+		})
+	}
+}
+
+// checkResult checks a Check result: nil when detail is empty, else a
+// badPublicKey problem whose detail contains detail.
+func checkResult(t *testing.T, err error, detail string) {
+	t.Helper()
+	if detail == "" {
+		if err != nil {
+			t.Fatalf("Check = %v, want nil", err)
+		}
+		return
+	}
+	p, ok := problem.Of(err)
+	if !ok {
+		t.Fatalf("Check = %v, want a *problem.Problem", err)
+	}
+	if p.Type != problem.BadPublicKey {
+		t.Errorf("type = %s, want %s", p.Type, problem.BadPublicKey)
+	}
+	if !strings.Contains(p.Detail, detail) {
+		t.Errorf("detail = %q, want it to contain %q", p.Detail, detail)
 	}
 }
 

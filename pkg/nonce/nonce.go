@@ -101,17 +101,24 @@ func (s *Service) Issue() string {
 		panic("crypto/rand: " + err.Error())
 	}
 	s.seal(raw[:])
-	return base64.RawURLEncoding.EncodeToString(raw[:])
+	return encoding.EncodeToString(raw[:])
 }
+
+// encoding is the nonce's text form (RFC 8555 §6.5.1: base64url without
+// padding). Decoding is strict: 32 bytes take 43 characters whose last
+// carries 2 spare bits, and a lenient decoder would map four different
+// strings to one sealed value, each a fresh key in the redeemed set, so one
+// nonce could be redeemed four times.
+var encoding = base64.RawURLEncoding.Strict()
 
 // check verifies the seal and age of n with no I/O and returns when it
 // stops being redeemable.
 func (s *Service) check(n string) (time.Time, error) {
-	if base64.RawURLEncoding.DecodedLen(len(n)) != rawLen {
+	if encoding.DecodedLen(len(n)) != rawLen {
 		return time.Time{}, ErrInvalid
 	}
 	var raw, want [rawLen]byte
-	if _, err := base64.RawURLEncoding.Decode(raw[:], []byte(n)); err != nil {
+	if _, err := encoding.Decode(raw[:], []byte(n)); err != nil {
 		return time.Time{}, ErrInvalid
 	}
 	copy(want[:], raw[:tsLen+randLen])

@@ -3,6 +3,7 @@ package nonce
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -85,6 +86,33 @@ func BenchmarkIssueRedeem(b *testing.B) {
 	for b.Loop() {
 		if err := s.Redeem(ctx, s.Issue()); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// A nonce's last character carries 2 spare bits (32 bytes in 43 base64url
+// characters). Spellings that differ only there decode to the same sealed
+// bytes; they must not count as other, unused nonces.
+func TestRedeemRefusesSpareBitVariants(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := newService(t, &now)
+	ctx := context.Background()
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	n := s.Issue()
+	if len(n) != 43 {
+		t.Fatalf("nonce %q has %d characters, want 43", n, len(n))
+	}
+	last := strings.IndexByte(alphabet, n[42])
+	if last&3 != 0 {
+		t.Fatalf("issued nonce %q has spare bits set", n)
+	}
+	if err := s.Redeem(ctx, n); err != nil {
+		t.Fatalf("first redeem: %v", err)
+	}
+	for bits := 1; bits < 4; bits++ {
+		variant := n[:42] + string(alphabet[last|bits])
+		if err := s.Redeem(ctx, variant); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("variant %q (spare bits %02b): got %v, want ErrInvalid", variant, bits, err)
 		}
 	}
 }

@@ -3,6 +3,9 @@ package policy
 import (
 	"net/netip"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/net/idna"
 
 	"github.com/acmera/acmera/pkg/acme"
 	"github.com/acmera/acmera/pkg/problem"
@@ -14,6 +17,9 @@ import (
 func Normalize(id acme.Identifier) (acme.Identifier, *problem.Problem) {
 	switch id.Type {
 	case acme.IdentifierDNS:
+		if !utf8.ValidString(id.Value) { // before ToLower, which would hide it
+			return id, problem.Malformedf("DNS name %q is not valid UTF-8", id.Value).WithIdentifier(id)
+		}
 		// ASCII only: strings.ToLower would map some non-ASCII letters to
 		// ASCII ones (U+212A KELVIN SIGN to "k", U+0130 to "i"), accepting
 		// a name other than the one requested. IDNs come as A-labels.
@@ -71,11 +77,46 @@ func checkDNSName(name string) *problem.Problem {
 		if label[0] == '-' || label[len(label)-1] == '-' {
 			return problem.Malformedf("DNS name %q has a label that starts or ends with a hyphen", name)
 		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-				return problem.Malformedf("DNS name %q contains the invalid character %q", name, c)
-			}
+		if p := checkLabelChars(name, label); p != nil {
+			return p
+		}
+		if p := checkALabel(name, label); p != nil {
+			return p
+		}
+	}
+	return nil
+}
+
+// checkALabel refuses an "xn--" label that is not a valid A-label: one
+// that does not decode as Punycode to a valid IDNA2008 U-label, or that
+// is not how that U-label encodes (RFC 5890 §2.3.2.1, RFC 5891 §5.4).
+func checkALabel(name, label string) *problem.Problem {
+	if !strings.HasPrefix(label, "xn--") {
+		return nil
+	}
+	u, err := idna.Lookup.ToUnicode(label)
+	if err == nil && u != "" && u != label {
+		var back string
+		back, err = idna.Lookup.ToASCII(u)
+		if err == nil && back == label {
+			return nil
+		}
+	}
+	return problem.Malformedf("DNS name %q has a label %q that is not a valid internationalized A-label (Punycode)", name, label)
+}
+
+// checkLabelChars refuses any character but a-z, 0-9 and '-' in a label
+// of name, quoting it as a character (a rune, not its first UTF-8 byte). A
+// non-ASCII one means an internationalized name sent as a U-label: ACME
+// takes the A-label (RFC 8555 §7.1.4, RFC 5891).
+func checkLabelChars(name, label string) *problem.Problem {
+	for _, r := range label {
+		switch {
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-':
+		case r >= utf8.RuneSelf:
+			return problem.Malformedf("DNS name %q contains the non-ASCII character %q; send an internationalized name in its A-label (\"xn--\") form", name, r)
+		default:
+			return problem.Malformedf("DNS name %q contains the invalid character %q", name, r)
 		}
 	}
 	return nil

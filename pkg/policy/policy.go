@@ -13,10 +13,16 @@ import (
 	"time"
 
 	"github.com/acmera/acmera/pkg/acme"
+	"github.com/acmera/acmera/pkg/core"
 )
 
 // DefaultProfile is the profile served at /acme/acme/directory.
 const DefaultProfile = "acme"
+
+// MaxIdentifiersLimit bounds a profile's maxIdentifiers: each identifier
+// is an authorization to store, validate and poll, and a certificate's
+// SAN list grows with them; 100 is also what public CAs allow.
+const MaxIdentifiersLimit = 100
 
 // Duration is a time.Duration that reads and writes as a Go duration string
 // ("24h") in JSON.
@@ -73,7 +79,8 @@ type Profile struct {
 	AuthzLifetime Duration `json:"authzLifetime,omitempty"`
 	// RequireEAB requires an external account binding on newAccount.
 	RequireEAB bool `json:"requireEAB,omitempty"`
-	// MaxIdentifiers caps the identifiers of one order; default 100.
+	// MaxIdentifiers caps the identifiers of one order; default and
+	// at most MaxIdentifiersLimit.
 	MaxIdentifiers int `json:"maxIdentifiers,omitempty"`
 	// MaxOrdersPerHour caps the new orders of one account per hour on one
 	// instance; default 3000, negative for no limit.
@@ -146,7 +153,10 @@ func (pr *Profile) init() error {
 	setDefault(&pr.PendingLifetime, 4*time.Hour)
 	setDefault(&pr.AuthzLifetime, 24*time.Hour)
 	if pr.MaxIdentifiers <= 0 {
-		pr.MaxIdentifiers = 100
+		pr.MaxIdentifiers = MaxIdentifiersLimit
+	}
+	if pr.MaxIdentifiers > MaxIdentifiersLimit {
+		return fmt.Errorf("maxIdentifiers %d exceeds the limit of %d identifiers per order", pr.MaxIdentifiers, MaxIdentifiersLimit)
 	}
 	if pr.MaxOrdersPerHour == 0 {
 		pr.MaxOrdersPerHour = 3000
@@ -201,6 +211,19 @@ func (p *Policy) Names() []string {
 	}
 	slices.Sort(names)
 	return names
+}
+
+// AllowedFor reports whether an account may use the profile (place orders
+// under it). The rule: an account may use every profile the directory
+// lists in meta.profiles, whichever it was created under, except a
+// profile that requires external account binding (RFC 8555 §7.3.4),
+// which only accounts bound with an EAB key may use. No account is bound
+// yet (EAB is not implemented, and Parse refuses requireEAB until it is),
+// so such a profile is refused to all; this is the one place the rule
+// lives, for EAB keys that narrow the profiles an account may use to add
+// to.
+func (pr *Profile) AllowedFor(a *core.Account) bool {
+	return !pr.RequireEAB || a.EABKeyID != ""
 }
 
 // AllowsChallenge reports whether the profile offers challenge type typ.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/acmera/acmera/pkg/acme"
+	"github.com/acmera/acmera/pkg/core"
 	"github.com/acmera/acmera/pkg/problem"
 )
 
@@ -111,5 +112,77 @@ func TestParseErrors(t *testing.T) {
 				t.Fatal("accepted")
 			}
 		})
+	}
+}
+
+// A refused character is quoted as the character, not as its first UTF-8
+// byte (which showed 'Ã' for 'ü'); a U-label is told to use its A-label.
+func TestCharacterDetails(t *testing.T) {
+	for _, tc := range []struct{ in, has string }{
+		{"bücher.example", `"bücher.example" contains the non-ASCII character 'ü'; send an internationalized name in its A-label ("xn--") form`},
+		{"BÜCHER.example", `"bÜcher.example" contains the non-ASCII character 'Ü'`},
+		{"日本.example", `contains the non-ASCII character '日'`},
+		{"under_score.example", `contains the invalid character '_'`},
+		{"bad\xffbyte.example", `"bad\xffbyte.example" is not valid UTF-8`},
+	} {
+		_, p := Normalize(dns(tc.in))
+		if p == nil || p.Type != problem.Malformed || p.Status != 400 || !strings.Contains(p.Detail, tc.has) {
+			t.Errorf("%q: %v, want malformed with %q", tc.in, p, tc.has)
+			continue
+		}
+		if strings.Contains(p.Detail, "Ã") || strings.Contains(p.Detail, "\\u00") {
+			t.Errorf("%q: detail %q quotes bytes", tc.in, p.Detail)
+		}
+	}
+	if _, p := Normalize(dns("xn--bcher-kva.example")); p != nil {
+		t.Errorf("the A-label of bücher.example: %v", p)
+	}
+}
+
+// maxIdentifiers above the limit stops the start, naming the profile and
+// the setting; the limit itself is accepted.
+func TestMaxIdentifiersLimit(t *testing.T) {
+	_, err := Parse([]byte(`{"profiles":{"acme":{"allowAnyName":true},"big":{"allowAnyName":true,"maxIdentifiers":101}}}`))
+	if err == nil || err.Error() != `policy: profile "big": maxIdentifiers 101 exceeds the limit of 100 identifiers per order` {
+		t.Fatalf("maxIdentifiers 101: %v", err)
+	}
+	p, err := Parse([]byte(`{"profiles":{"acme":{"allowAnyName":true,"maxIdentifiers":100}}}`))
+	if err != nil || p.Profile("acme").MaxIdentifiers != 100 {
+		t.Fatalf("maxIdentifiers 100: %v", err)
+	}
+}
+
+// Every account may use every profile, except one that requires EAB,
+// which only an account bound with an EAB key may use.
+func TestAllowedFor(t *testing.T) {
+	open, eab := &Profile{}, &Profile{RequireEAB: true}
+	plain, bound := &core.Account{ID: "a"}, &core.Account{ID: "b", EABKeyID: "kid-1"}
+	if !open.AllowedFor(plain) || !open.AllowedFor(bound) {
+		t.Fatal("a profile without requireEAB refused an account")
+	}
+	if eab.AllowedFor(plain) || !eab.AllowedFor(bound) {
+		t.Fatal("requireEAB: want only the bound account allowed")
+	}
+}
+
+func TestALabels(t *testing.T) {
+	for _, tc := range []struct {
+		in string
+		ok bool
+	}{
+		{"xn--bcher-kva.example", true},
+		{"xn--ls8h.example", true},
+		{"xn--zz.example", false},   // does not decode
+		{"xn--a.example", false},    // decodes to a disallowed rune
+		{"xn--abc-.example", false}, // ends in a hyphen
+		{"a.xn--9ca.example", true},
+	} {
+		_, p := Normalize(dns(tc.in))
+		if (p == nil) != tc.ok {
+			t.Errorf("%q: %v, want accepted %v", tc.in, p, tc.ok)
+		}
+		if p != nil && tc.ok == false && (p.Type != problem.Malformed || !strings.Contains(p.Detail, tc.in)) {
+			t.Errorf("%q: %v, want malformed naming it", tc.in, p)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/acmera/acmera/pkg/acme"
 )
@@ -62,6 +63,12 @@ type Problem struct {
 	Status      int              `json:"status,omitempty"`
 	Identifier  *acme.Identifier `json:"identifier,omitempty"`
 	Subproblems []Problem        `json:"subproblems,omitempty"`
+	// Algorithms lists the accepted JWS algorithms in a
+	// badSignatureAlgorithm problem (RFC 8555 §6.2: MUST).
+	Algorithms []string `json:"algorithms,omitempty"`
+	// RetryAfter, when positive, is sent as the Retry-After header, not in
+	// the document (RFC 8555 §6.6).
+	RetryAfter time.Duration `json:"-"`
 }
 
 // Error implements error.
@@ -144,13 +151,28 @@ func Of(err error) (*Problem, bool) {
 	return nil, false
 }
 
+// RateLimitedf returns a rateLimited problem (429) telling the client to
+// retry after retryAfter (RFC 8555 §6.6).
+func RateLimitedf(retryAfter time.Duration, format string, args ...any) *Problem {
+	p := New(RateLimited, format, args...)
+	p.RetryAfter = retryAfter
+	return p
+}
+
 // Shorthand constructors for the common types.
 
 // Malformedf returns a malformed problem.
 func Malformedf(format string, args ...any) *Problem { return New(Malformed, format, args...) }
 
-// Unauthorizedf returns an unauthorized problem.
+// Unauthorizedf returns an unauthorized problem, sent with 403: the client
+// is authenticated but may not do this (another account's order, for one).
 func Unauthorizedf(format string, args ...any) *Problem { return New(Unauthorized, format, args...) }
+
+// AccountDeactivatedf returns the unauthorized problem for a request by a
+// deactivated account, sent with 401 as RFC 8555 §7.3.6 requires.
+func AccountDeactivatedf(format string, args ...any) *Problem {
+	return New(Unauthorized, format, args...).WithStatus(http.StatusUnauthorized)
+}
 
 // BadCSRf returns a badCSR problem.
 func BadCSRf(format string, args ...any) *Problem { return New(BadCSR, format, args...) }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"time"
 
 	"github.com/acmera/acmera/pkg/core"
 	"github.com/acmera/acmera/pkg/problem"
@@ -24,6 +25,9 @@ type NewAccountRequest struct {
 	Thumbprint         string
 	Contact            []string
 	OnlyReturnExisting bool
+	// Source is the client's address, the key of the new-accounts rate
+	// limit (Config.NewAccountsPerHour).
+	Source string
 }
 
 // KeyInUseError reports that a key is already bound to another account
@@ -35,22 +39,26 @@ type KeyInUseError struct {
 func (e *KeyInUseError) Error() string { return "key is already in use by account " + e.AccountID }
 
 // Account returns an account by ID: accountDoesNotExist when absent, and
-// unauthorized when it is deactivated (RFC 8555 §7.3.6).
+// unauthorized when it is deactivated (RFC 8555 §7.3.6). It is called for
+// every kid-signed request, so the account's status and key are those of
+// the store unless this RA caches accounts (see accountCache).
 func (r *RA) Account(ctx context.Context, id string) (*core.Account, error) {
-	if a := r.accounts.get(id, r.now()); a != nil {
-		return a, nil
-	}
-	a, err := r.store.GetAccount(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, problem.New(problem.AccountDoesNotExist, "no account %q", id).WithStatus(400)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store.GetAccount: %w", err)
+	a := r.accounts.get(id, r.now())
+	if a == nil {
+		epoch := r.accounts.begin()
+		var err error
+		a, err = r.store.GetAccount(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, problem.New(problem.AccountDoesNotExist, "no account %q", id).WithStatus(400)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store.GetAccount: %w", err)
+		}
+		r.accounts.put(a, epoch, r.now())
 	}
 	if a.Status != core.StatusValid {
-		return nil, problem.Unauthorizedf("account is %s", a.Status)
+		return nil, problem.AccountDeactivatedf("account is %s", a.Status)
 	}
-	r.accounts.put(a, r.now())
 	return a, nil
 }
 
@@ -78,6 +86,16 @@ func (r *RA) NewAccount(ctx context.Context, req NewAccountRequest) (*core.Accou
 		}
 		return nil, false, err
 	}
+	if ok, until := r.newAccounts.allow(req.Source, r.newAccountRate, r.now()); !ok {
+		// A known key still gets its account (RFC 8555 §7.3.1): that
+		// creates nothing, so it costs a read only when limited.
+		if existing, err := r.existing(ctx, req.Thumbprint); existing != nil || err != nil {
+			return existing, false, err
+		}
+		return nil, false, problem.RateLimitedf(until.Sub(r.now()), "more than %d accounts were created from %s in an hour; retry after %s",
+			r.newAccountRate, truncate(req.Source, 64), until.UTC().Format(time.RFC3339))
+	}
+	epoch := r.accounts.begin()
 	a := &core.Account{
 		ID: core.NewID(), KeyThumbprint: req.Thumbprint, Key: req.Key, Contact: contact,
 		Status: core.StatusValid, CreatedAt: r.now(), Profile: req.Profile,
@@ -92,7 +110,7 @@ func (r *RA) NewAccount(ctx context.Context, req NewAccountRequest) (*core.Accou
 		}
 		return nil, false, fmt.Errorf("store.CreateAccount: %w", err)
 	}
-	r.accounts.put(a, r.now())
+	r.accounts.put(a, epoch, r.now())
 	r.log.InfoContext(ctx, "account created", "event", "account.create", "account", a.ID, "profile", a.Profile)
 	return a, true, nil
 }
@@ -108,7 +126,7 @@ func (r *RA) existing(ctx context.Context, thumbprint string) (*core.Account, er
 		return nil, fmt.Errorf("store.GetAccountByKey: %w", err)
 	}
 	if a.Status != core.StatusValid {
-		return nil, problem.Unauthorizedf("the account of this key is %s", a.Status)
+		return nil, problem.AccountDeactivatedf("the account of this key is %s", a.Status)
 	}
 	return a, nil
 }
@@ -120,18 +138,26 @@ func (r *RA) AccountByKey(ctx context.Context, thumbprint string) (*core.Account
 }
 
 // checkContacts accepts only mailto: URLs with one plain address each
-// (RFC 8555 §7.3: unsupportedContact / invalidContact).
+// (RFC 8555 §7.3: unsupportedContact / invalidContact) and returns them
+// normalized: white space around the URL and after the scheme is dropped
+// (getssl sends "mailto: user@example.com") and the scheme lower-cased
+// (RFC 3986 §3.1).
 func checkContacts(contact []string) ([]string, error) {
 	if len(contact) > maxContacts {
 		return nil, problem.New(problem.InvalidContact, "at most %d contacts are allowed, got %d", maxContacts, len(contact))
 	}
 	out := make([]string, 0, len(contact))
 	for _, c := range contact {
-		addr, ok := strings.CutPrefix(c, "mailto:")
-		if !ok {
+		c = strings.TrimSpace(c)
+		const scheme = "mailto:"
+		if len(c) < len(scheme) || !strings.EqualFold(c[:len(scheme)], scheme) {
 			return nil, problem.New(problem.UnsupportedContact, "contact %q is not supported; only mailto: URLs are", truncate(c, 64))
 		}
-		if strings.ContainsAny(addr, "?,;") || len(addr) > 254 {
+		addr := strings.TrimSpace(c[len(scheme):])
+		if len(addr) > 254 {
+			return nil, problem.New(problem.InvalidContact, "contact %q is too long: %d characters, at most 254 (RFC 5321)", truncate(c, 64), len(addr))
+		}
+		if strings.ContainsAny(addr, "?,;") {
 			return nil, problem.New(problem.InvalidContact, "contact %q must name exactly one e-mail address with no header fields", truncate(c, 64))
 		}
 		parsed, err := mail.ParseAddress(addr)
@@ -142,7 +168,7 @@ func checkContacts(contact []string) ([]string, error) {
 		if at < 1 || !strings.Contains(addr[at+1:], ".") {
 			return nil, problem.New(problem.InvalidContact, "contact %q has no domain with a dot", truncate(c, 64))
 		}
-		out = append(out, c)
+		out = append(out, scheme+addr)
 	}
 	return out, nil
 }
@@ -160,10 +186,10 @@ func (r *RA) UpdateAccount(ctx context.Context, acct *core.Account, contact []st
 	if err != nil {
 		return nil, err
 	}
-	r.accounts.evict(acct.ID)
 	a, err := r.store.UpdateAccountContact(ctx, acct.ID, c)
+	r.accounts.evict(acct.ID) // after the write, whatever its outcome
 	if errors.Is(err, store.ErrConflict) {
-		return nil, problem.Unauthorizedf("account is no longer valid")
+		return nil, problem.AccountDeactivatedf("account is no longer valid: it was deactivated")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store.UpdateAccountContact: %w", err)
@@ -173,10 +199,10 @@ func (r *RA) UpdateAccount(ctx context.Context, acct *core.Account, contact []st
 
 // DeactivateAccount deactivates an account (RFC 8555 §7.3.6).
 func (r *RA) DeactivateAccount(ctx context.Context, acct *core.Account) (*core.Account, error) {
-	r.accounts.evict(acct.ID)
 	a, err := r.store.DeactivateAccount(ctx, acct.ID)
+	r.accounts.evict(acct.ID) // after the write, whatever its outcome
 	if errors.Is(err, store.ErrConflict) {
-		return nil, problem.Unauthorizedf("account is no longer valid")
+		return nil, problem.AccountDeactivatedf("account is no longer valid: it was deactivated")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store.DeactivateAccount: %w", err)
@@ -189,8 +215,8 @@ func (r *RA) DeactivateAccount(ctx context.Context, acct *core.Account) (*core.A
 // has verified both signatures and that the inner JWS names the account and
 // its current key.
 func (r *RA) ChangeKey(ctx context.Context, acct *core.Account, newKey []byte, newThumbprint string) (*core.Account, error) {
-	r.accounts.evict(acct.ID)
 	a, err := r.store.ChangeAccountKey(ctx, acct.ID, acct.KeyThumbprint, newThumbprint, newKey)
+	r.accounts.evict(acct.ID) // after the write, whatever its outcome
 	if errors.Is(err, store.ErrConflict) {
 		if other, gerr := r.store.GetAccountByKey(ctx, newThumbprint); gerr == nil {
 			return nil, &KeyInUseError{AccountID: other.ID}

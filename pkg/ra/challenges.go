@@ -117,10 +117,11 @@ func (r *RA) thumbprint(ctx context.Context, accountID, fromTask string) (string
 	if a := r.accounts.get(accountID, r.now()); a != nil {
 		return a.KeyThumbprint, nil
 	}
+	epoch := r.accounts.begin()
 	a, err := r.store.GetAccount(ctx, accountID)
 	if err != nil {
 		return "", fmt.Errorf("store.GetAccount: %w", err)
 	}
-	r.accounts.put(a, r.now())
+	r.accounts.put(a, epoch, r.now())
 	return a.KeyThumbprint, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -24,13 +23,17 @@ type NewOrderRequest struct {
 	NotBefore, NotAfter time.Time
 }
 
-// NewOrder checks every identifier against the profile, reuses the
+// NewOrder checks that the account may use the profile
+// (policy.Profile.AllowedFor) and every identifier against it, reuses the
 // account's valid authorizations where it can, and stores the order with its
 // new pending authorizations. Nothing is stored when any check fails.
 func (r *RA) NewOrder(ctx context.Context, acct *core.Account, req NewOrderRequest) (*core.Order, error) {
 	pr, err := r.profile(req.Profile)
 	if err != nil {
 		return nil, err
+	}
+	if !pr.AllowedFor(acct) {
+		return nil, problem.Unauthorizedf("account %s may not use profile %q: it requires an account bound with an external account key (EAB)", acct.ID, req.Profile)
 	}
 	idents, err := checkIdentifiers(pr, req.Identifiers)
 	if err != nil {
@@ -41,9 +44,8 @@ func (r *RA) NewOrder(ctx context.Context, acct *core.Account, req NewOrderReque
 		return nil, err
 	}
 	if ok, until := r.orders.allow(acct.ID, pr.MaxOrdersPerHour, now); !ok {
-		return nil, &problem.Problem{Type: problem.RateLimited, Status: 429,
-			Detail: "this account placed more than " + strconv.Itoa(pr.MaxOrdersPerHour) +
-				" orders in an hour; retry after " + until.UTC().Format(time.RFC3339)}
+		return nil, problem.RateLimitedf(until.Sub(now), "this account placed more than %d orders in an hour; retry after %s",
+			pr.MaxOrdersPerHour, until.UTC().Format(time.RFC3339))
 	}
 	o := &core.Order{
 		ID: core.NewID(), AccountID: acct.ID, Profile: req.Profile, Status: core.StatusPending,

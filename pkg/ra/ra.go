@@ -50,9 +50,13 @@ type Config struct {
 	// store write that records it; an error aborts there as if the
 	// instance had died. A fault-injection hook for tests only.
 	BeforeComplete func(ctx context.Context, orderID string) error
-	// AccountCacheTTL is how long an account read is reused by this
-	// instance; default 5 s, negative disables. Changes made elsewhere
-	// (deactivation, key rollover) take effect here within it.
+	// AccountCacheTTL is how long an account read is reused by this RA;
+	// zero or negative, the default, reads the account from the store on
+	// every request. Set it only when this RA is the only writer of
+	// accounts in Store (the embedded default): its own changes evict the
+	// cache at once, but a deactivation or key rollover made by another
+	// process would be ignored here for up to the TTL (RFC 8555 §7.3.5,
+	// §7.3.6), so the cloud functions must leave it zero.
 	AccountCacheTTL time.Duration
 	// PollWait is how long a poll of an authorization or order that is
 	// processing may wait for its result before answering (at most
@@ -60,7 +64,16 @@ type Config struct {
 	// (the embedded default), where the result is announced in memory;
 	// zero, the default, answers at once, as the cloud functions must.
 	PollWait time.Duration
+	// NewAccountsPerHour caps the accounts created for one client address
+	// (NewAccountRequest.Source) per hour on this instance; zero means
+	// DefaultNewAccountsPerHour, negative no limit.
+	NewAccountsPerHour int
 }
+
+// DefaultNewAccountsPerHour is Config.NewAccountsPerHour's default: far
+// above what one host needs (an account per client, made once), low
+// enough to stop a script creating accounts in a loop.
+const DefaultNewAccountsPerHour = 300
 
 // MaxPollWait bounds Config.PollWait: a poll answers within it plus the
 // time to read the store.
@@ -80,7 +93,9 @@ type RA struct {
 	finalizeRetryDelay time.Duration
 	beforeComplete     func(ctx context.Context, orderID string) error
 	accounts           *accountCache
-	orders             *orderLimiter
+	orders             *hourlyLimiter // new orders per account
+	newAccounts        *hourlyLimiter // new accounts per client address
+	newAccountRate     int
 	pollWait           time.Duration
 	waiters            *resultWaiters
 }
@@ -105,12 +120,13 @@ func New(cfg Config) (*RA, error) {
 	if r.finalizeRetryDelay <= 0 {
 		r.finalizeRetryDelay = caCallTimeout + 15*time.Second
 	}
-	ttl := cfg.AccountCacheTTL
-	if ttl == 0 {
-		ttl = 5 * time.Second
+	r.accounts = newAccountCache(cfg.AccountCacheTTL, 100_000)
+	r.orders = newHourlyLimiter()
+	r.newAccounts = newHourlyLimiter()
+	r.newAccountRate = cfg.NewAccountsPerHour
+	if r.newAccountRate == 0 {
+		r.newAccountRate = DefaultNewAccountsPerHour
 	}
-	r.accounts = newAccountCache(ttl, 100_000)
-	r.orders = newOrderLimiter()
 	r.pollWait = min(max(cfg.PollWait, 0), MaxPollWait)
 	r.waiters = newResultWaiters()
 	return r, nil

@@ -5,12 +5,13 @@ import (
 	"time"
 )
 
-// orderLimiter bounds new orders per account per hour (DESIGN.md "Security
-// rules"), in a fixed one-hour window per account. It is per instance: with
-// N instances an account may place up to N times the limit, which still
-// stops a runaway client. Memory is bounded: when full, windows that have
-// ended are dropped, and if none has, all are.
-type orderLimiter struct {
+// hourlyLimiter counts events per key in a fixed one-hour window per key:
+// new orders per account (DESIGN.md "Security rules") and new accounts per
+// client address. It is per instance: with N instances a key may reach up
+// to N times the limit, which still stops a runaway client. Memory is
+// bounded: when full, windows that have ended are dropped, and if none
+// has, all are.
+type hourlyLimiter struct {
 	mu      sync.Mutex
 	max     int
 	windows map[string]window
@@ -23,19 +24,20 @@ type window struct {
 
 const limiterWindow = time.Hour
 
-func newOrderLimiter() *orderLimiter {
-	return &orderLimiter{max: 100_000, windows: make(map[string]window)}
+func newHourlyLimiter() *hourlyLimiter {
+	return &hourlyLimiter{max: 100_000, windows: make(map[string]window)}
 }
 
-// allow counts one order of account at now against limit and reports
-// whether it is allowed, and if not, when the window ends.
-func (l *orderLimiter) allow(account string, limit int, now time.Time) (bool, time.Time) {
+// allow counts one event of key at now against limit (none when limit is
+// zero or negative) and reports whether it is allowed, and if not, when
+// the window ends.
+func (l *hourlyLimiter) allow(key string, limit int, now time.Time) (bool, time.Time) {
 	if limit <= 0 {
 		return true, time.Time{}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	w, ok := l.windows[account]
+	w, ok := l.windows[key]
 	if !ok || now.Sub(w.start) >= limiterWindow {
 		if !ok && len(l.windows) >= l.max {
 			l.prune(now)
@@ -46,11 +48,11 @@ func (l *orderLimiter) allow(account string, limit int, now time.Time) (bool, ti
 		return false, w.start.Add(limiterWindow)
 	}
 	w.n++
-	l.windows[account] = w
+	l.windows[key] = w
 	return true, time.Time{}
 }
 
-func (l *orderLimiter) prune(now time.Time) {
+func (l *hourlyLimiter) prune(now time.Time) {
 	for k, w := range l.windows {
 		if now.Sub(w.start) >= limiterWindow {
 			delete(l.windows, k)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -250,27 +252,58 @@ func TestMiddleware(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := taskauth.Middleware(v, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	var logged strings.Builder
+	log := slog.New(slog.NewJSONHandler(&logged, nil))
+	h := taskauth.Middleware(v, log, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 	}))
+	wrongAccount := mint(t, f.trusted, func(c map[string]any) { c["email"] = "x@y" })
+	wrongAudience := mint(t, f.trusted, func(c map[string]any) { c["aud"] = "https://elsewhere.example" })
 	tests := []struct {
 		name, auth, challenge string
 		want                  int
+		reason                string // logged; "" for an accepted call, which logs nothing
 	}{
-		{"accepted", "Bearer " + mint(t, f.trusted, nil), "", http.StatusNoContent},
-		{"no token", "", `Bearer error="invalid_token"`, http.StatusUnauthorized},
-		{"wrong account", "Bearer " + mint(t, f.trusted, func(c map[string]any) { c["email"] = "x@y" }), `Bearer error="insufficient_scope"`, http.StatusForbidden},
+		{"accepted", "Bearer " + mint(t, f.trusted, nil), "", http.StatusNoContent, ""},
+		{"no token", "", `Bearer error="invalid_token"`, http.StatusUnauthorized, "taskauth: no bearer token"},
+		{"garbage", "Bearer not-a-jwt-but-a-secret-value", `Bearer error="invalid_token"`, http.StatusUnauthorized, "taskauth: malformed or non-RS256 token"},
+		{"wrong account", "Bearer " + wrongAccount, `Bearer error="insufficient_scope"`, http.StatusForbidden, `taskauth: service account \"x@y\" is not allowed`},
+		{"wrong audience", "Bearer " + wrongAudience, `Bearer error="insufficient_scope"`, http.StatusForbidden, `is not ours`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			logged.Reset()
 			r := httptest.NewRequest(http.MethodPost, audience, nil)
 			if tc.auth != "" {
 				r.Header.Set("Authorization", tc.auth)
 			}
+			r.Header.Set("X-CloudTasks-TaskName", "validate-abc")
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, r)
 			if rec.Code != tc.want || rec.Header().Get("WWW-Authenticate") != tc.challenge {
 				t.Errorf("got %d %q, want %d %q", rec.Code, rec.Header().Get("WWW-Authenticate"), tc.want, tc.challenge)
+			}
+			line := logged.String()
+			if tc.reason == "" {
+				if line != "" {
+					t.Errorf("an accepted call logged %q", line)
+				}
+				return
+			}
+			for _, want := range []string{`"msg":"task call refused"`, `"status":` + strconv.Itoa(tc.want), tc.reason, `"task":"validate-abc"`} {
+				if !strings.Contains(line, want) {
+					t.Errorf("log %q lacks %q", line, want)
+				}
+			}
+			if tok := strings.TrimPrefix(tc.auth, "Bearer "); tok != "" {
+				for _, part := range append(strings.Split(tok, "."), tok) {
+					if len(part) >= 8 && strings.Contains(line, part) {
+						t.Errorf("log %q contains (part of) the token", line)
+					}
+				}
+			}
+			if strings.Contains(rec.Body.String(), "taskauth") {
+				t.Errorf("the reason reached the caller: %q", rec.Body.String())
 			}
 		})
 	}

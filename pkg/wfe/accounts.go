@@ -53,6 +53,7 @@ func (w *WFE) newAccount(c echo.Context) error {
 	}
 	a, created, err := w.ra.NewAccount(ctx, ra.NewAccountRequest{
 		Profile: c.Param("profile"), Key: key, Thumbprint: tp, Contact: req.Contact, OnlyReturnExisting: req.OnlyReturnExisting,
+		Source: c.RealIP(),
 	})
 	if err != nil {
 		return err

@@ -4,7 +4,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
@@ -98,6 +97,16 @@ func TestJWSFraming(t *testing.T) {
 		}
 		expect(t, c.post(url, h, order), 400, "badNonce", "already used")
 	})
+	t.Run("used nonce respelled in its spare bits", func(t *testing.T) {
+		h := good()
+		if r := c.post(url, h, order); r.status != http.StatusCreated {
+			t.Fatalf("first use: %d %s", r.status, r.body)
+		}
+		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+		n := h["nonce"].(string)
+		h["nonce"] = n[:len(n)-1] + string(alphabet[strings.IndexByte(alphabet, n[len(n)-1])^1])
+		expect(t, c.post(url, h, order), 400, "badNonce", "nonce")
+	})
 	t.Run("kid on newAccount", func(t *testing.T) {
 		expect(t, c.do(c.base+"/new-account", map[string]any{}), 400, "malformed", "jwk")
 	})
@@ -130,12 +139,11 @@ func TestAccountBadInput(t *testing.T) {
 	expect(t, c.do(na, map[string]any{"contact": []string{"tel:+1555"}}), 400, "unsupportedContact", "tel:")
 	expect(t, c.do(na, map[string]any{"contact": []string{"mailto:not-an-address"}}), 400, "invalidContact", "not-an-address")
 	expect(t, c.do(na, map[string]any{"contact": []string{"mailto:a@b.example?subject=x"}}), 400, "invalidContact", "header")
+	expect(t, c.do(na, map[string]any{"contact": []string{"mailto: a b@c.example"}}), 400, "invalidContact", "a b@c.example")
 	expect(t, c.do(na, map[string]any{"onlyReturnExisting": true}), 400, "accountDoesNotExist", "key")
 	expect(t, c.do(na, []byte("[1,2]")), 400, "malformed", "newAccount")
 
-	small, _ := rsa.GenerateKey(rand.Reader, 1024)
-	_ = small // RSA keys below 2048 bits are refused by goodkey; covered in pkg/goodkey.
-
+	// Weak and unsupported account keys: TestWeakAccountKeys.
 	c.register()
 	// Nothing was written by the refused requests: the first real
 	// registration created the account (201 above), and a second returns it.
@@ -156,7 +164,10 @@ func TestAccountBadInput(t *testing.T) {
 	if r := c.do(c.kid, map[string]any{"status": "deactivated"}); r.status != http.StatusOK {
 		t.Fatalf("deactivate: %d %s", r.status, r.body)
 	}
-	expect(t, c.do(c.base+"/new-order", map[string]any{"identifiers": []map[string]string{{"type": "dns", "value": "a.example"}}}), 403, "unauthorized", "deactivated")
+	expect(t, c.do(c.base+"/new-order", map[string]any{"identifiers": []map[string]string{{"type": "dns", "value": "a.example"}}}), 401, "unauthorized", "deactivated")
+	c.kid = "" // newAccount with the deactivated account's key (RFC 8555 §7.3.6)
+	expect(t, c.do(na, map[string]any{"onlyReturnExisting": true}), 401, "unauthorized", "deactivated")
+	expect(t, c.do(na, map[string]any{}), 401, "unauthorized", "deactivated")
 }
 
 func TestOrderBadInput(t *testing.T) {
@@ -174,9 +185,10 @@ func TestOrderBadInput(t *testing.T) {
 	expect(t, c.do(no, ids()), 400, "malformed", "no identifiers")
 	expect(t, c.do(no, ids("email", "a@b.example")), 400, "unsupportedIdentifier", "email")
 	expect(t, c.do(no, ids("dns", "bad_name.example")), 400, "malformed", "bad_name.example")
+	expect(t, c.do(no, ids("dns", "bücher.example")), 400, "malformed", `"bücher.example" contains the non-ASCII character 'ü'`)
 	expect(t, c.do(no, ids("ip", "300.1.1.1")), 400, "malformed", "300.1.1.1")
 	expect(t, c.do(no, ids("dns", "10.0.0.1")), 400, "malformed", "ip")
-	expect(t, c.do(no, ids("dns", "\u212a.example")), 400, "malformed", "invalid character")
+	expect(t, c.do(no, ids("dns", "\u212a.example")), 400, "malformed", "non-ASCII character")
 	dup := []byte(`{"identifiers":[{"type":"dns","value":"a.example","Value":"b.example"}]}`)
 	expect(t, c.post(no, c.header(no), dup), 400, "malformed", "repeats a member name")
 	r := c.do(no, ids("dns", "ok.example", "dns", "-bad.example", "email", "x@y.example"))

@@ -43,7 +43,7 @@ func orderCases() []hostile {
 		dns("*example.com", bad(400, "malformed", "*example.com")),
 		// U+212A KELVIN SIGN: refused, and named as itself, not as its
 		// first UTF-8 byte.
-		dns("\u212a.example", want{status: 400, typ: "malformed", has: []string{"invalid character", "\u212a"}, hasNot: []string{"â"}}),
+		dns("\u212a.example", want{status: 400, typ: "malformed", has: []string{"non-ASCII character", "\u212a"}, hasNot: []string{"â"}}),
 		dns("a\x00b.example", bad(400, "malformed", "invalid character")),
 		dns("10.0.0.1", bad(400, "malformed", "ip")),
 		// A detail quotes a non-ASCII name as its characters.

@@ -53,7 +53,9 @@ type sentRequest struct {
 	body []byte
 }
 
-func newEnv(t *testing.T) *env {
+// newEnv starts the env with the embedded default's settings (the account
+// cache on), changed by opts.
+func newEnv(t *testing.T, opts ...func(*acmefn.Parts)) *env {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := bolt.Open(filepath.Join(dir, "acmera.db"))
@@ -61,13 +63,13 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return newEnvOn(t, dir, st)
+	return newEnvOn(t, dir, st, opts...)
 }
 
 // newEnvOn builds the in-process acmera over st, with the local CA's
 // files in dir. The outbox finalize task is delayed by an hour, so no
 // delayed write lands while a test compares store snapshots.
-func newEnvOn(t *testing.T, dir string, st store.Store) *env {
+func newEnvOn(t *testing.T, dir string, st store.Store, opts ...func(*acmefn.Parts)) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -98,7 +100,10 @@ func newEnvOn(t *testing.T, dir string, st store.Store) *env {
 	q := inproc.New(ctx, queue.HandlerFunc(func(ctx context.Context, t queue.Task) error { return r.HandleTask(ctx, t) }), inproc.Config{Workers: 4})
 	t.Cleanup(func() { q.Close(context.Background()) })
 	parts := acmefn.Parts{Store: st, Queue: q, Issuer: issuer, Validator: v, Policy: policy.AllowAny(), NonceKey: nonce.NewKey(), Logger: log,
-		FinalizeRetryDelay: time.Hour}
+		FinalizeRetryDelay: time.Hour, AccountCacheTTL: 5 * time.Second}
+	for _, o := range opts {
+		o(&parts)
+	}
 	if r, err = acmefn.NewRA(parts); err != nil {
 		t.Fatal(err)
 	}

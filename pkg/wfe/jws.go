@@ -24,6 +24,16 @@ import (
 // §6.2): asymmetric only; never "none" or a MAC.
 var algorithms = []jose.SignatureAlgorithm{jose.ES256, jose.ES384, jose.ES512, jose.RS256, jose.PS256, jose.EdDSA}
 
+// badAlgorithm is a badSignatureAlgorithm problem listing the accepted
+// algorithms, as RFC 8555 §6.2 requires.
+func badAlgorithm(format string, args ...any) *problem.Problem {
+	p := problem.New(problem.BadSignatureAlgorithm, format, args...)
+	for _, a := range algorithms {
+		p.Algorithms = append(p.Algorithms, string(a))
+	}
+	return p
+}
+
 func algAllowed(alg string) bool {
 	for _, a := range algorithms {
 		if string(a) == alg {
@@ -153,7 +163,7 @@ func parseFlattened(body []byte) (*flattened, *protectedHeader, error) {
 		return nil, nil, err
 	}
 	if !algAllowed(h.Alg) {
-		p := problem.New(problem.BadSignatureAlgorithm, "JWS algorithm %q is not accepted; use one of ES256, ES384, ES512, RS256, PS256, EdDSA", truncate(h.Alg, 16))
+		p := badAlgorithm("JWS algorithm %q is not accepted; use one of ES256, ES384, ES512, RS256, PS256, EdDSA", truncate(h.Alg, 16))
 		return nil, nil, p
 	}
 	// Checked after the algorithm, so that an unsecured JWS (alg "none",
@@ -259,6 +269,12 @@ func (w *WFE) verify(ctx context.Context, r *http.Request, mode keyMode) (*signe
 		return nil, err
 	}
 	if !verifySignature(key.Key, h.Alg, f) {
+		if out.account != nil {
+			// Also what a key replaced by keyChange gets (RFC 8555 §7.3.5),
+			// on every instance: the account, read for this request, names
+			// its current key only.
+			return nil, problem.Malformedf("the JWS signature does not verify with the current key of account %s", out.account.ID)
+		}
 		return nil, problem.Malformedf("the JWS signature does not verify")
 	}
 	out.payload = f.body
@@ -271,20 +287,29 @@ func (w *WFE) verify(ctx context.Context, r *http.Request, mode keyMode) (*signe
 	return out, nil
 }
 
-// checkKeyAlg refuses an algorithm that does not fit the key (for example
-// RS256 with an EC key), as badSignatureAlgorithm.
+// checkKeyAlg refuses an algorithm that does not fit the key, as
+// badSignatureAlgorithm: RS256 with an EC key, or an ECDSA algorithm of
+// another curve than the key's (RFC 7518 §3.4 ties ES256 to P-256, ES384
+// to P-384 and ES512 to P-521).
 func checkKeyAlg(k *jose.JSONWebKey, alg string) error {
-	ok := false
-	switch k.Key.(type) {
+	var want string
+	switch key := k.Key.(type) {
 	case *ecdsa.PublicKey:
-		ok = alg == "ES256" || alg == "ES384" || alg == "ES512"
+		for _, a := range []string{"ES256", "ES384", "ES512"} {
+			if curve, _, _ := ecParams(a); curve == key.Curve {
+				want = a
+			}
+		}
 	case *rsa.PublicKey:
-		ok = alg == "RS256" || alg == "PS256"
+		if alg == "PS256" {
+			return nil
+		}
+		want = "RS256"
 	case ed25519.PublicKey:
-		ok = alg == "EdDSA"
+		want = "EdDSA"
 	}
-	if !ok {
-		return problem.New(problem.BadSignatureAlgorithm, "JWS algorithm %q does not fit the key type", alg)
+	if alg != want {
+		return badAlgorithm("JWS algorithm %q does not fit the key type; this key signs with %s", alg, want)
 	}
 	return nil
 }

@@ -12,6 +12,12 @@ import (
 // keyCache keeps parsed account keys by thumbprint, so a kid-signed request
 // does not re-parse the stored JWK each time. A thumbprint names one key,
 // so an entry never goes stale; the cache is emptied when full.
+//
+// It holds keys, not bindings: which key an account has comes from the
+// account the RA returned for this request, and the lookup is by that
+// account's current thumbprint. After a key rollover made through any
+// instance, the fresh account names the new thumbprint, so the old key is
+// never found for it, whatever this cache still holds (RFC 8555 §7.3.5).
 type keyCache struct {
 	mu  sync.Mutex
 	max int

@@ -6,7 +6,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/sha256"
+	_ "crypto/sha256" // the hashes of ES256, ES384 and ES512
+	_ "crypto/sha512"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -22,11 +23,31 @@ type rawClient struct {
 	base string // https://host/acme/acme
 	key  *ecdsa.PrivateKey
 	kid  string
+	// extra headers sent with every POST
+	extra http.Header
 }
 
 func newRawClient(t *testing.T, e *env) *rawClient {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	return newRawClientOn(t, e, elliptic.P256())
+}
+
+// newRawClientOn returns a client whose key is on curve; it signs with
+// the curve's algorithm (RFC 7518 §3.4).
+func newRawClientOn(t *testing.T, e *env, curve elliptic.Curve) *rawClient {
+	key, _ := ecdsa.GenerateKey(curve, rand.Reader)
 	return &rawClient{t: t, base: e.srv.URL + "/acme/acme", key: key}
+}
+
+// alg returns the JWS algorithm of the client's key, with its hash and
+// scalar size.
+func (c *rawClient) alg() (string, crypto.Hash, int) {
+	switch c.key.Curve {
+	case elliptic.P384():
+		return "ES384", crypto.SHA384, 48
+	case elliptic.P521():
+		return "ES512", crypto.SHA512, 66
+	}
+	return "ES256", crypto.SHA256, 32
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
@@ -59,14 +80,16 @@ func (c *rawClient) nonce() string {
 func (c *rawClient) sign(hdr map[string]any, payload []byte) []byte {
 	ph, _ := json.Marshal(hdr)
 	input := b64(ph) + "." + b64(payload)
-	h := sha256.Sum256([]byte(input))
-	r, s, err := ecdsa.Sign(rand.Reader, c.key, h[:])
+	_, hash, size := c.alg()
+	m := hash.New()
+	m.Write([]byte(input))
+	r, s, err := ecdsa.Sign(rand.Reader, c.key, m.Sum(nil))
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	sig := make([]byte, 64)
-	r.FillBytes(sig[:32])
-	s.FillBytes(sig[32:])
+	sig := make([]byte, 2*size)
+	r.FillBytes(sig[:size])
+	s.FillBytes(sig[size:])
 	body, _ := json.Marshal(map[string]string{"protected": b64(ph), "payload": b64(payload), "signature": b64(sig)})
 	return body
 }
@@ -74,7 +97,8 @@ func (c *rawClient) sign(hdr map[string]any, payload []byte) []byte {
 // header returns the normal protected header for url: kid when the client
 // has an account, jwk otherwise.
 func (c *rawClient) header(url string) map[string]any {
-	h := map[string]any{"alg": "ES256", "nonce": c.nonce(), "url": url}
+	alg, _, _ := c.alg()
+	h := map[string]any{"alg": alg, "nonce": c.nonce(), "url": url}
 	if c.kid != "" {
 		h["kid"] = c.kid
 	} else {
@@ -101,7 +125,16 @@ type response struct {
 
 func (c *rawClient) postRaw(url, contentType string, body []byte) *response {
 	c.t.Helper()
-	res, err := http.Post(url, contentType, bytes.NewReader(body))
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header = c.extra.Clone()
+	if req.Header == nil {
+		req.Header = http.Header{}
+	}
+	req.Header.Set("Content-Type", contentType)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		c.t.Fatal(err)
 	}

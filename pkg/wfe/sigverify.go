@@ -6,6 +6,8 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rsa"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/big"
@@ -18,17 +20,72 @@ import (
 
 // embeddedKey parses the jwk of a protected header (RFC 8555 §6.2:
 // newAccount and revokeCert; §7.3.5: the inner JWS of keyChange): it must
-// be a valid public key that goodkey accepts (RFC 7515 §4.1.3 allows only
-// public keys there). what names the jwk in the problem detail.
+// be a valid public key that goodkey accepts as an account key (RFC 7515
+// §4.1.3 allows only public keys there). A key of a type or curve this
+// server does not take, whether go-jose can parse it (RSA 1024) or not
+// (P-224), is badPublicKey (RFC 8555 §6.7); anything else that is not a
+// public key is malformed. what names the jwk in the problem detail.
 func embeddedKey(raw []byte, what string) (*jose.JSONWebKey, error) {
 	jwk, err := parseJWK(raw)
 	if err != nil {
+		if p := unsupportedKey(raw, what); p != nil {
+			return nil, p
+		}
 		return nil, problem.Malformedf("the %s is not a valid public key", what)
 	}
-	if err := goodkey.Check(jwk.Key); err != nil {
+	if err := goodkey.CheckAccountKey(jwk.Key); err != nil {
+		if p, ok := problem.Of(err); ok {
+			return nil, problem.New(p.Type, "the %s is refused: %s", what, p.Detail)
+		}
 		return nil, err
 	}
 	return jwk, nil
+}
+
+// unsupportedKey names the key type or curve of a jwk that go-jose could
+// not parse because this server does not support it (RFC 7518 §6.1 and
+// RFC 8037 §2 list the values), or returns nil.
+func unsupportedKey(raw []byte, what string) *problem.Problem {
+	var k struct {
+		Kty string `json:"kty"`
+		Crv string `json:"crv"`
+		N   string `json:"n"`
+		D   string `json:"d"`
+	}
+	if json.Unmarshal(raw, &k) != nil {
+		return nil
+	}
+	bad := func(format string, args ...any) *problem.Problem {
+		return problem.New(problem.BadPublicKey, "the %s is refused: "+format, append([]any{what}, args...)...)
+	}
+	switch k.Kty {
+	case "RSA":
+		// go-jose refuses moduli above 4096 bits before goodkey sees them.
+		if n, err := base64.RawURLEncoding.DecodeString(k.N); err == nil && k.D == "" {
+			if bits := new(big.Int).SetBytes(n).BitLen(); bits > 4096 {
+				return bad("an RSA key of %d bits is larger than the 4096 bits accepted", bits)
+			}
+		}
+		return nil
+	case "EC":
+		if k.Crv != "P-256" && k.Crv != "P-384" && k.Crv != "P-521" {
+			return bad("ECDSA curve %q is not allowed; use P-256, P-384 or P-521", truncate(k.Crv, 16))
+		}
+		if k.D == "" {
+			return bad("its x and y are not a point on curve %s", k.Crv)
+		}
+	case "OKP":
+		if k.Crv != "Ed25519" {
+			return bad("OKP curve %q is not allowed; use Ed25519", truncate(k.Crv, 16))
+		}
+	case "oct":
+		return bad("a symmetric key (kty \"oct\") cannot sign ACME requests; use RSA, ECDSA or Ed25519")
+	case "":
+		return nil
+	default:
+		return bad("key type %q is not supported; use RSA, ECDSA or Ed25519", truncate(k.Kty, 16))
+	}
+	return nil
 }
 
 // parseJWK parses a JWK that must be a valid public key.

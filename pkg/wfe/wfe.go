@@ -8,9 +8,12 @@ package wfe
 import (
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -33,6 +36,15 @@ type Config struct {
 	Logger *slog.Logger
 	// RetryAfterSeconds is sent on processing resources; default 1.
 	RetryAfterSeconds int
+	// TrustedProxies are the addresses of the proxies in front of this
+	// server that append the address they received a request from to
+	// X-Forwarded-For (Cloud Run's front end, a load balancer). The client
+	// address, the key of the new-accounts rate limit, is the nearest
+	// address in X-Forwarded-For that is not one of them, read only when
+	// the connection itself comes from one; with none, the header is
+	// ignored and the client is the connection's peer. Any client can
+	// write X-Forwarded-For, so only proxies named here are believed.
+	TrustedProxies []netip.Prefix
 }
 
 // WFE serves the ACME API.
@@ -64,7 +76,21 @@ func New(cfg Config) (*WFE, error) {
 		w.retryAfter = strconv.Itoa(cfg.RetryAfterSeconds)
 	}
 	w.echo = w.routes()
+	w.echo.IPExtractor = clientIP(cfg.TrustedProxies)
 	return w, nil
+}
+
+// clientIP returns how echo's RealIP finds the client address: always set,
+// since echo's fallback believes X-Forwarded-For from anyone.
+func clientIP(trusted []netip.Prefix) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, p := range trusted {
+		opts = append(opts, echo.TrustIPRange(&net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}))
+	}
+	return echo.ExtractIPFromXFFHeader(opts...)
 }
 
 // ServeHTTP implements http.Handler.
@@ -158,6 +184,9 @@ func (w *WFE) writeProblem(c echo.Context, p *problem.Problem) {
 		st = http.StatusBadRequest
 	}
 	c.Response().Header().Set(echo.HeaderContentType, problem.ContentType)
+	if p.RetryAfter > 0 { // whole seconds, rounded up (RFC 9110 §10.2.3)
+		c.Response().Header().Set("Retry-After", strconv.FormatInt(int64((p.RetryAfter+time.Second-1)/time.Second), 10))
+	}
 	if err := c.JSON(st, p); err != nil {
 		w.log.WarnContext(c.Request().Context(), "writing problem", "error", err.Error())
 	}

@@ -12,7 +12,9 @@
 // every order valid or invalid with a problem and mints no duplicate
 // certificate; that injected faults (CAS Unavailable, duplicate and late
 // task deliveries) change nothing but latency; that the validator refuses
-// calls without a valid Cloud Tasks OIDC token and changes nothing; and
+// calls without a valid Cloud Tasks OIDC token and changes nothing; that a
+// key rollover or deactivation through one of two ACME instances holds on
+// the other from its next request (RFC 8555 §7.3.5, §7.3.6); and
 // they measure Firestore document reads and writes per issuance with the
 // client-side gRPC op counter (written to $ACMERA_OPS_OUT when set).
 //

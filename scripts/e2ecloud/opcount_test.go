@@ -177,8 +177,9 @@ func TestFirestoreOpsPerIssuance(t *testing.T) {
 	v, err := va.New(va.Config{Resolvers: []string{rsp.DNS.Addr()}, HTTP01Port: rsp.HTTP01.Port, TLSALPN01Port: rsp.ALPN.Port,
 		AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}) // the responders are on loopback
 	mustf(t, err, "va.New")
-	// Two RAs, as the ACME and Validate functions each build their own (and
-	// so each has its own account cache).
+	// Two RAs, as the ACME and Validate functions each build their own;
+	// like theirs, the Parts set no AccountCacheTTL, so every request reads
+	// its account.
 	var validator *ra.RA // set before any task can run
 	q := inproc.New(ctx, m.taskHandler(&validator), inproc.Config{Workers: 1})
 	t.Cleanup(func() { _ = q.Close(context.Background()) })

@@ -1,6 +1,7 @@
 package e2ecloud
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
@@ -197,6 +198,30 @@ func logEvents(t *testing.T, log, msg string) []map[string]any {
 		}
 	}
 	return out
+}
+
+// waitLogEvents polls the process's log, bounded by ctx, until it holds at
+// least n lines whose message is msg and that match (all do when match is
+// nil), and returns those: a line reaches the file a little after the
+// response it describes.
+func (p *fnProc) waitLogEvents(ctx context.Context, msg string, n int, match func(map[string]any) bool) []map[string]any {
+	p.t.Helper()
+	for {
+		var evs []map[string]any
+		for _, ev := range logEvents(p.t, p.Log(), msg) {
+			if match == nil || match(ev) {
+				evs = append(evs, ev)
+			}
+		}
+		if len(evs) >= n {
+			return evs
+		}
+		select {
+		case <-ctx.Done():
+			p.t.Fatalf("waiting for %d matching %q lines in the %s log (have %d): %v", n, msg, p.target, len(evs), ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // logPath is where a process of the test logs: the test's temporary

@@ -29,6 +29,7 @@ type stack struct {
 	ACME     *fnProc
 	Validate *fnProc
 	DirURL   string
+	fnEnv    []string // the functions' environment
 }
 
 // newStack starts the responders and both functions against gcp.
@@ -37,13 +38,23 @@ func newStack(t *testing.T, gcp gcpEndpoints) *stack {
 	needEmulator(t)
 	s := &stack{Responders: e2eutil.StartResponders(t, true), t: t, Project: "e2ecloud-" + randHex(t, 6), GCP: gcp}
 	acmePort, validatePort := e2eutil.FreePort(t), e2eutil.FreePort(t)
-	env := s.env(validatePort)
-	s.Validate = newFnProc(t, "Validate", validatePort, env)
-	s.ACME = newFnProc(t, "ACME", acmePort, env)
+	s.fnEnv = s.env(validatePort)
+	s.Validate = newFnProc(t, "Validate", validatePort, s.fnEnv)
+	s.ACME = newFnProc(t, "ACME", acmePort, s.fnEnv)
 	s.Validate.Start()
 	s.ACME.Start()
 	s.DirURL = s.ACME.URL() + "acme/acme/directory"
 	return s
+}
+
+// addACME starts another ACME instance of the deployment: same Firestore
+// project, nonce key, queue and CA, its own port, as Cloud Run scales out.
+func (s *stack) addACME() *fnProc {
+	s.t.Helper()
+	p := newFnProc(s.t, "ACME", e2eutil.FreePort(s.t), s.fnEnv)
+	p.logPath = logPath(s.t, "acme-"+strconv.Itoa(p.port)+".log")
+	p.Start()
+	return p
 }
 
 // env is the functions' environment: e2eutil.Environ (the caller's minus

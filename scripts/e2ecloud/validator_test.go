@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -73,30 +75,39 @@ func TestValidatorRefusals(t *testing.T) {
 	good := tasks.OIDCClaims(serviceAccount, s.ValidatorURL())
 	with := func(edit func(map[string]any)) map[string]any { c := maps.Clone(good); edit(c); return c }
 	now := time.Now()
-	for _, tc := range []struct {
+	for i, tc := range []struct {
 		name   string
 		signer *tasksfake.Server
 		claims map[string]any // nil: no Authorization header
 		want   int
+		reason string // what the Validate process logs
 	}{
-		{"no token", nil, nil, http.StatusUnauthorized},
-		{"another audience", tasks, with(func(c map[string]any) { c["aud"] = "https://other.example/" }), http.StatusForbidden},
-		{"another service account", tasks, with(func(c map[string]any) { c["email"] = "intruder@acmera-test.iam.gserviceaccount.com" }), http.StatusForbidden},
+		{"no token", nil, nil, http.StatusUnauthorized, "no bearer token"},
+		{"another audience", tasks, with(func(c map[string]any) { c["aud"] = "https://other.example/" }), http.StatusForbidden,
+			`audience ["https://other.example/"] is not ours`},
+		{"another service account", tasks, with(func(c map[string]any) { c["email"] = "intruder@acmera-test.iam.gserviceaccount.com" }), http.StatusForbidden,
+			`service account "intruder@acmera-test.iam.gserviceaccount.com" is not allowed`},
 		{"expired", tasks, with(func(c map[string]any) {
 			c["iat"], c["exp"] = now.Add(-2*time.Hour).Unix(), now.Add(-time.Hour).Unix()
-		}), http.StatusUnauthorized},
-		{"signed by another key", other, good, http.StatusUnauthorized},
+		}), http.StatusUnauthorized, "token expired"},
+		{"signed by another key", other, good, http.StatusUnauthorized, "unknown key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := postTask(t, s, tc.signer, tc.claims, body); got != tc.want {
+			name := "refusal-" + strconv.Itoa(i)
+			if got := postTask(t, s, tc.signer, tc.claims, body, name); got != tc.want {
 				t.Errorf("status %d, want %d", got, tc.want)
+			}
+			ev := s.Validate.waitLogEvents(ctx, "task call refused", 1, func(ev map[string]any) bool { return ev["task"] == name })[0]
+			if reason, _ := ev["reason"].(string); ev["status"] != float64(tc.want) || !strings.Contains(reason, tc.reason) ||
+				strings.Contains(reason, "eyJ") {
+				t.Errorf("logged %v, want status %d and a reason with %q and no token", ev, tc.want, tc.reason)
 			}
 			assertStillProcessing(t, ctx, s, cl, z, ch)
 		})
 	}
 	t.Run("valid token (control)", func(t *testing.T) {
 		tasks.FailNext("CreateTask", 0, codes.OK)
-		if got := postTask(t, s, tasks, good, body); got/100 != 2 {
+		if got := postTask(t, s, tasks, good, body, "control"); got/100 != 2 {
 			t.Fatalf("status %d, want 2xx", got)
 		}
 		if _, err := cl.WaitAuthorization(ctx, z.URI); err != nil {
@@ -144,13 +155,15 @@ func processingWithoutTask(t *testing.T, ctx context.Context, s *stack, cl *acme
 }
 
 // postTask POSTs a task body to the Validate process with a bearer token
-// minted by signer for claims (none when claims is nil).
-func postTask(t *testing.T, s *stack, signer *tasksfake.Server, claims map[string]any, body []byte) int {
+// minted by signer for claims (none when claims is nil), named taskName as
+// Cloud Tasks names its deliveries.
+func postTask(t *testing.T, s *stack, signer *tasksfake.Server, claims map[string]any, body []byte, taskName string) int {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, s.ValidatorURL(), bytes.NewReader(body))
 	mustf(t, err, "http.NewRequest")
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "Google-Cloud-Tasks")
+	req.Header.Set("X-CloudTasks-TaskName", taskName)
 	if claims != nil {
 		tok, err := signer.MintToken(claims)
 		mustf(t, err, "MintToken")

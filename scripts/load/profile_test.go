@@ -149,7 +149,7 @@ func startInProcess(ctx context.Context, t *testing.T, resolver string, http01Po
 	q := inproc.New(ctx, queue.HandlerFunc(func(ctx context.Context, tk queue.Task) error { return r.HandleTask(ctx, tk) }),
 		inproc.Config{Workers: 64, Capacity: 4096, MaxAttempts: 8, Logger: log})
 	parts := acmefn.Parts{Store: st, Queue: q, Issuer: issuer, Validator: v, Policy: policy.AllowAny(),
-		NonceKey: nonce.NewKey(), Logger: log}
+		NonceKey: nonce.NewKey(), Logger: log, AccountCacheTTL: 5 * time.Second} // as the embedded default
 	if r, err = acmefn.NewRA(parts); err != nil {
 		t.Fatalf("NewRA: %v", err)
 	}

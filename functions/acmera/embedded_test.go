@@ -1,0 +1,22 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/acmera/acmera/pkg/ra"
+)
+
+// The embedded server bounds every phase of a connection, and its write
+// timeout leaves a poll its whole wait (ra.MaxPollWait) with room to spare.
+func TestEmbeddedServerTimeouts(t *testing.T) {
+	srv := embeddedServer(nil, nil)
+	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout < srv.ReadHeaderTimeout || srv.IdleTimeout <= 0 {
+		t.Fatalf("read timeouts: header %v, request %v, idle %v", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.IdleTimeout)
+	}
+	if pollWait > ra.MaxPollWait {
+		t.Fatalf("pollWait %v exceeds ra.MaxPollWait %v", pollWait, ra.MaxPollWait)
+	}
+	if srv.WriteTimeout < 4*ra.MaxPollWait {
+		t.Fatalf("WriteTimeout %v leaves too little room over the longest poll wait %v", srv.WriteTimeout, ra.MaxPollWait)
+	}
+}

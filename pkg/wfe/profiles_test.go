@@ -1,0 +1,35 @@
+package wfe_test
+
+import (
+	"net/http"
+	"testing"
+
+	acmefn "github.com/acmera/acmera/functions/acme"
+	"github.com/acmera/acmera/pkg/policy"
+)
+
+// An account may order under any listed profile (here through newOrder's
+// "profile" member), but not under one that requires EAB, which no
+// account is bound with yet: unauthorized, naming the profile.
+func TestProfileUseRule(t *testing.T) {
+	pol, err := policy.Parse([]byte(`{"profiles":{"acme":{"allowAnyName":true},"other":{"allowAnyName":true},"restricted":{"allowAnyName":true}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Parse refuses requireEAB until EAB exists; the RA must hold the rule
+	// regardless, so the test sets it after parsing.
+	pol.Profile("restricted").RequireEAB = true
+	e := newEnv(t, func(p *acmefn.Parts) { p.Policy = pol })
+	c := newRawClient(t, e)
+	c.register()
+	order := func(profile string) *response {
+		return c.do(c.base+"/new-order", map[string]any{"profile": profile,
+			"identifiers": []map[string]string{{"type": "dns", "value": "a.example"}}})
+	}
+	for _, p := range []string{"acme", "other"} {
+		if r := order(p); r.status != http.StatusCreated {
+			t.Fatalf("profile %s: %d %s", p, r.status, r.body)
+		}
+	}
+	expect(t, order("restricted"), http.StatusForbidden, "unauthorized", `may not use profile "restricted": it requires an account bound with an external account key`)
+}
