@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 
 	acmefn "github.com/acmera/acmera/functions/acme"
 	"github.com/acmera/acmera/functions/validator"
+	"github.com/acmera/acmera/pkg/ca"
 	"github.com/acmera/acmera/pkg/ca/cas"
 	"github.com/acmera/acmera/pkg/config"
 	"github.com/acmera/acmera/pkg/logging"
@@ -84,7 +86,7 @@ func cloudParts(ctx context.Context, cfg *config.Cloud, emulator string, log *sl
 		return fail(fmt.Errorf("cas.New: %w", err))
 	}
 	closers = append(closers, issuer.Close)
-	if err := checkCAS(ctx, issuer, cfg); err != nil {
+	if err := checkCAS(ctx, issuer, cfg, log); err != nil {
 		return fail(err)
 	}
 	q, err := cloudtasks.New(ctx, cloudtasks.Config{Queue: cfg.TasksQueue, TargetURL: cfg.ValidatorURL,
@@ -116,20 +118,33 @@ func cloudParts(ctx context.Context, cfg *config.Cloud, emulator string, log *sl
 // checkCAS refuses to start when the CA pool or a profile's certificate
 // template does not exist or cannot be used (NotFound, PermissionDenied):
 // the operator's misconfiguration, named by its setting, never reported to
-// a client as a bad CSR.
-func checkCAS(ctx context.Context, issuer *cas.Issuer, cfg *config.Cloud) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+// a client as a bad CSR. A CAS that cannot be reached now only warns: the
+// instance starts, finalizes wait for it, and a crash loop helps nobody.
+func checkCAS(ctx context.Context, issuer *cas.Issuer, cfg *config.Cloud, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	if err := issuer.Check(ctx); err != nil {
-		return fmt.Errorf("ACMERA_CAS_POOL=%s: %w", cfg.CASPool, err)
+	unreached := false
+	check := func(setting string, templates ...string) error {
+		err := issuer.Check(ctx, templates...)
+		if err == nil || !errors.Is(err, ca.ErrMisconfigured) {
+			if err != nil {
+				unreached = true
+				log.Warn("could not check the CA at start; continuing", "setting", setting, "error", err.Error())
+			}
+			return nil
+		}
+		return fmt.Errorf("%s: %w", setting, err)
+	}
+	if err := check("ACMERA_CAS_POOL=" + cfg.CASPool); err != nil || unreached {
+		return err
 	}
 	for _, name := range cfg.Policy.Names() {
 		t := cfg.Policy.Profile(name).CATemplate
 		if t == "" {
 			continue
 		}
-		if err := issuer.Check(ctx, t); err != nil {
-			return fmt.Errorf("ACMERA_PROFILES: profile %q caTemplate %q: %w", name, t, err)
+		if err := check(fmt.Sprintf("ACMERA_PROFILES: profile %q caTemplate %q", name, t), t); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -51,12 +52,20 @@ func TestCheckCASAtStart(t *testing.T) {
 		{"pool and template exist", fake.Pool(), "tls-server", ""},
 		{"no such pool", otherPool, "tls-server", "ACMERA_CAS_POOL=" + otherPool},
 		{"no such template", fake.Pool(), "missing", `ACMERA_PROFILES: profile "tls" caTemplate "missing"`},
+		{"CAS unreachable: start, with a warning", "unreachable", "tls-server", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := &config.Cloud{CASPool: tc.pool}
 			cfg.Policy = profiles(tc.template)
-			err := checkCAS(ctx, issuer(tc.pool), cfg)
+			var iss *cas.Issuer
+			if tc.pool == "unreachable" {
+				cfg.CASPool = fake.Pool()
+				iss = unreachable(t, ctx, fake.Pool())
+			} else {
+				iss = issuer(tc.pool)
+			}
+			err := checkCAS(ctx, iss, cfg, slog.New(slog.DiscardHandler))
 			if tc.want == "" {
 				if err != nil {
 					t.Fatalf("checkCAS = %v", err)
@@ -68,4 +77,15 @@ func TestCheckCASAtStart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// unreachable is an Issuer whose endpoint refuses connections.
+func unreachable(t *testing.T, ctx context.Context, pool string) *cas.Issuer {
+	t.Helper()
+	iss, err := cas.New(ctx, cas.Config{Pool: pool, Retry: cas.Retry{Attempts: 1}}, endpointOptions("127.0.0.1:1")...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = iss.Close() })
+	return iss
 }
