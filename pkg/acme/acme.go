@@ -98,6 +98,9 @@ type Order struct {
 	Authorizations []string        `json:"authorizations"`
 	Finalize       string          `json:"finalize"`
 	Certificate    string          `json:"certificate,omitempty"`
+	// Profile is the profile the order was created under, echoed as
+	// draft-ietf-acme-profiles §4 asks.
+	Profile string `json:"profile,omitempty"`
 }
 
 // FinalizeRequest is the payload of a finalize request (§7.4).

@@ -1,6 +1,7 @@
 package wfe_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -27,8 +28,14 @@ func TestProfileUseRule(t *testing.T) {
 			"identifiers": []map[string]string{{"type": "dns", "value": "a.example"}}})
 	}
 	for _, p := range []string{"acme", "other"} {
-		if r := order(p); r.status != http.StatusCreated {
+		r := order(p)
+		if r.status != http.StatusCreated {
 			t.Fatalf("profile %s: %d %s", p, r.status, r.body)
+		}
+		// The order echoes its profile (draft-ietf-acme-profiles §4).
+		var o struct{ Profile string }
+		if err := json.Unmarshal(r.body, &o); err != nil || o.Profile != p {
+			t.Errorf("order of profile %s echoes profile %q (%v)", p, o.Profile, err)
 		}
 	}
 	expect(t, order("restricted"), http.StatusForbidden, "unauthorized", `may not use profile "restricted": it requires an account bound with an external account key`)
