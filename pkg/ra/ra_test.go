@@ -463,3 +463,33 @@ func TestPollRequeuesLostValidation(t *testing.T) {
 		t.Fatalf("order %s, want ready", got.Status)
 	}
 }
+
+// An order's notAfter is the certificate's, to the second: the CA's
+// backdating moves notBefore only (RFC 8555 §7.4).
+func TestOrderNotAfterIsExact(t *testing.T) {
+	f := newFixture(t, 0)
+	f.now = f.now.Add(333 * time.Millisecond) // a start off the second
+	ctx := t.Context()
+	notAfter := f.now.Add(3 * time.Hour).Truncate(time.Second)
+	o, err := f.ra.NewOrder(ctx, f.acct, NewOrderRequest{Profile: "acme", Identifiers: []acme.Identifier{{Type: "ip", Value: "127.0.0.1"}},
+		NotAfter: notAfter})
+	if err != nil {
+		t.Fatal(err)
+	}
+	az, _ := f.ra.Authorization(ctx, f.acct, o.AuthzIDs[0])
+	if _, _, err := f.ra.AnswerChallenge(ctx, f.acct, az.ID, az.Challenges[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	f.runTasks(t)
+	got, err := f.ra.Finalize(ctx, f.acct, o.ID, csrDER(t))
+	if err != nil || got.Status != core.StatusValid {
+		t.Fatalf("finalize: %v %v", got.Status, err)
+	}
+	c, err := f.ra.Certificate(ctx, f.acct, got.CertificateID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !c.NotAfter.Equal(notAfter) || !c.NotBefore.Before(f.now) {
+		t.Errorf("certificate valid %s to %s, want until exactly %s, from before now", c.NotBefore, c.NotAfter, notAfter)
+	}
+}

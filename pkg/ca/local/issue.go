@@ -29,10 +29,11 @@ import (
 // generates), so a retried request yields the same certificate, byte for
 // byte, with nothing to remember between the calls.
 //
-// Validity: NotBefore is req.NotBefore, or req.RequestedAt (else now)
-// minus one minute; NotAfter is NotBefore plus req.Lifetime (zero means
-// the maximum), capped at Config.MaxLifetime and at the intermediate's
-// notAfter.
+// Validity: it starts at req.NotBefore, or else at req.RequestedAt (else
+// now) with NotBefore backdated one minute; NotAfter is the start plus
+// req.Lifetime (zero means the maximum) exactly, so an order's notAfter
+// is the certificate's; the lifetime is capped at Config.MaxLifetime and
+// the validity at the intermediate's.
 //
 // Refusals the client should see (no names, unsupported key type, a
 // validity outside the intermediate's) are *ca.RejectedError.
@@ -49,11 +50,11 @@ func (c *CA) Issue(ctx context.Context, req ca.IssueRequest) (*ca.Issued, error)
 	if len(req.DNSNames) == 0 && len(req.IPAddresses) == 0 {
 		return nil, &ca.RejectedError{Detail: "the request names no DNS names or IP addresses"}
 	}
-	start := req.NotBefore
-	if start.IsZero() && !req.RequestedAt.IsZero() {
-		start = req.RequestedAt.Add(-backdate)
+	start, back := req.NotBefore, false
+	if start.IsZero() {
+		start, back = req.RequestedAt, true
 	}
-	nb, na, err := c.validity(start, req.Lifetime)
+	nb, na, err := c.validity(start, back, req.Lifetime)
 	if err != nil {
 		return nil, err
 	}
@@ -94,16 +95,24 @@ func (c *CA) sign(r leafRequest, deterministic bool) ([]byte, error) {
 	return der, nil
 }
 
-// validity computes a leaf's NotBefore and NotAfter (see Issue).
-func (c *CA) validity(notBefore time.Time, lifetime time.Duration) (time.Time, time.Time, error) {
+// validity computes a leaf's NotBefore and NotAfter: NotAfter is start
+// (zero: now) plus lifetime (zero: the maximum), exactly; with backdate,
+// NotBefore moves a minute earlier than start, never NotAfter (RFC 8555
+// §7.4: the validity is what was requested). Both are capped at the
+// intermediate's validity.
+func (c *CA) validity(start time.Time, back bool, lifetime time.Duration) (time.Time, time.Time, error) {
 	if lifetime < 0 {
 		return time.Time{}, time.Time{}, fmt.Errorf("local: negative lifetime %s", lifetime)
 	}
 	if lifetime == 0 || lifetime > c.maxLifetime {
 		lifetime = c.maxLifetime
 	}
-	if notBefore.IsZero() {
-		notBefore = c.now().Add(-backdate)
+	if start.IsZero() {
+		start = c.now()
+	}
+	notBefore := start
+	if back {
+		notBefore = start.Add(-backdate)
 	}
 	// Certificates carry whole seconds; truncating here makes the caps
 	// below exact.
@@ -111,7 +120,7 @@ func (c *CA) validity(notBefore time.Time, lifetime time.Duration) (time.Time, t
 	if nb.Before(c.inter.NotBefore) {
 		nb = c.inter.NotBefore
 	}
-	na := nb.Add(lifetime)
+	na := start.Add(lifetime).UTC().Truncate(time.Second)
 	if na.After(c.inter.NotAfter) {
 		na = c.inter.NotAfter
 	}
@@ -132,7 +141,7 @@ func (c *CA) ServerCertificate(names []string, lifetime time.Duration) (*tls.Cer
 	if err != nil {
 		return nil, err
 	}
-	nb, na, err := c.validity(time.Time{}, lifetime)
+	nb, na, err := c.validity(time.Time{}, true, lifetime)
 	if err != nil {
 		return nil, err
 	}

@@ -181,13 +181,16 @@ func TestIssueValidity(t *testing.T) {
 		wantNB    time.Time
 		wantNA    time.Time
 	}{
-		{"backdated now", time.Time{}, 24 * time.Hour, testNow.Add(-time.Minute), testNow.Add(-time.Minute + 24*time.Hour)},
-		{"zero lifetime is the maximum", time.Time{}, 0, testNow.Add(-time.Minute), testNow.Add(-time.Minute + DefaultMaxLifetime)},
-		{"capped at max lifetime", time.Time{}, 400 * 24 * time.Hour, testNow.Add(-time.Minute), testNow.Add(-time.Minute + DefaultMaxLifetime)},
+		// Backdating moves NotBefore only: NotAfter is exactly the start
+		// plus the lifetime.
+		{"backdated now", time.Time{}, 24 * time.Hour, testNow.Add(-time.Minute), testNow.Add(24 * time.Hour)},
+		{"zero lifetime is the maximum", time.Time{}, 0, testNow.Add(-time.Minute), testNow.Add(DefaultMaxLifetime)},
+		{"capped at max lifetime", time.Time{}, 400 * 24 * time.Hour, testNow.Add(-time.Minute), testNow.Add(DefaultMaxLifetime)},
 		{"explicit not before", explicit, time.Hour, explicit, explicit.Add(time.Hour)},
 		{"sub-second not before truncated", explicit.Add(700 * time.Millisecond), time.Hour, explicit, explicit.Add(time.Hour)},
 		{"capped at intermediate", interEnd.Add(-time.Hour), 24 * time.Hour, interEnd.Add(-time.Hour), interEnd},
-		{"raised to intermediate start", c.inter.NotBefore.Add(-48 * time.Hour), 72 * time.Hour, c.inter.NotBefore, c.inter.NotBefore.Add(72 * time.Hour)},
+		// The requested end is kept; only the start is raised.
+		{"raised to intermediate start", c.inter.NotBefore.Add(-48 * time.Hour), 72 * time.Hour, c.inter.NotBefore, c.inter.NotBefore.Add(24 * time.Hour)},
 	}
 	csr := newCSR(t, p256Key(t), []string{"v.example.com"}, nil)
 	for _, tc := range tests {
@@ -209,8 +212,8 @@ func TestIssueMaxLifetimeConfig(t *testing.T) {
 		t.Fatalf("Open: %v", err)
 	}
 	leaf := issue(t, c, fromCSR(newCSR(t, p256Key(t), []string{"m.example.com"}, nil), ca.IssueRequest{Lifetime: 30 * 24 * time.Hour, RequestID: "r"}))
-	if got := leaf.NotAfter.Sub(leaf.NotBefore); got != 7*24*time.Hour {
-		t.Errorf("lifetime = %s, want 168h", got)
+	if want := testNow.Add(7 * 24 * time.Hour); !leaf.NotAfter.Equal(want) {
+		t.Errorf("NotAfter = %s, want %s (the 168h maximum)", leaf.NotAfter, want)
 	}
 }
 
