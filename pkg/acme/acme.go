@@ -27,13 +27,26 @@ type Identifier struct {
 
 // Directory is the RFC 8555 §7.1.1 directory object.
 type Directory struct {
-	NewNonce   string         `json:"newNonce"`
-	NewAccount string         `json:"newAccount"`
-	NewOrder   string         `json:"newOrder"`
-	RevokeCert string         `json:"revokeCert"`
-	KeyChange  string         `json:"keyChange"`
-	NewAuthz   string         `json:"newAuthz,omitempty"`
-	Meta       *DirectoryMeta `json:"meta,omitempty"`
+	NewNonce   string `json:"newNonce"`
+	NewAccount string `json:"newAccount"`
+	NewOrder   string `json:"newOrder"`
+	RevokeCert string `json:"revokeCert"`
+	KeyChange  string `json:"keyChange"`
+	NewAuthz   string `json:"newAuthz,omitempty"`
+	// RenewalInfo is the ARI base URL (RFC 9773 §3).
+	RenewalInfo string         `json:"renewalInfo,omitempty"`
+	Meta        *DirectoryMeta `json:"meta,omitempty"`
+}
+
+// RenewalInfo is the RFC 9773 §4.2 renewal information of a certificate.
+type RenewalInfo struct {
+	SuggestedWindow Window `json:"suggestedWindow"`
+}
+
+// Window is a suggested renewal window (RFC 3339 times).
+type Window struct {
+	Start string `json:"start"`
+	End   string `json:"end"`
 }
 
 // DirectoryMeta is the optional "meta" member of the directory.

@@ -2,6 +2,9 @@ package wfe
 
 import (
 	"net/http"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -23,7 +26,9 @@ func (w *WFE) directory(c echo.Context) error {
 		NewOrder:   w.url(c, p, pathNewOrder),
 		RevokeCert: w.url(c, p, pathRevoke),
 		KeyChange:  w.url(c, p, pathKeyChange),
-		Meta:       meta,
+		// No trailing slash: RFC 9773 §4.1 appends "/" and the certID.
+		RenewalInfo: strings.TrimSuffix(w.url(c, p, pathRenewal), "/"),
+		Meta:        meta,
 	})
 }
 
@@ -34,4 +39,17 @@ func (w *WFE) newNonce(c echo.Context) error {
 		return c.NoContent(http.StatusOK)
 	}
 	return c.NoContent(http.StatusNoContent)
+}
+
+// renewalInfo serves RFC 9773 §4.1, an unauthenticated GET: the suggested
+// renewal window of the certificate named by certID, with Retry-After.
+func (w *WFE) renewalInfo(c echo.Context) error {
+	win, err := w.ra.RenewalInfo(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Retry-After", strconv.FormatInt(int64(win.RetryAfter/time.Second), 10))
+	return c.JSON(http.StatusOK, acme.RenewalInfo{SuggestedWindow: acme.Window{
+		Start: win.Start.UTC().Format(time.RFC3339), End: win.End.UTC().Format(time.RFC3339),
+	}})
 }

@@ -128,11 +128,10 @@ func (e *env) client(t *testing.T) *acme.Client {
 	return &acme.Client{Key: key, DirectoryURL: e.srv.URL + "/acme/acme/directory"}
 }
 
-func TestIssueIPWithHTTP01(t *testing.T) {
-	e := newEnv(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	c := e.client(t)
+// issueIP registers c and issues a certificate for 127.0.0.1 over
+// http-01, returning the chain and the certificate's key.
+func (e *env) issueIP(t *testing.T, ctx context.Context, c *acme.Client) ([][]byte, *ecdsa.PrivateKey) {
+	t.Helper()
 	if _, err := c.Register(ctx, &acme.Account{Contact: []string{"mailto:ops@example.com"}}, acme.AcceptTOS); err != nil {
 		t.Fatalf("Register: %v", err)
 	}
@@ -172,6 +171,15 @@ func TestIssueIPWithHTTP01(t *testing.T) {
 	if err != nil {
 		t.Fatalf("CreateOrderCert: %v", err)
 	}
+	return der, certKey
+}
+
+func TestIssueIPWithHTTP01(t *testing.T) {
+	e := newEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c := e.client(t)
+	der, certKey := e.issueIP(t, ctx, c)
 	leaf, err := x509.ParseCertificate(der[0])
 	if err != nil {
 		t.Fatal(err)

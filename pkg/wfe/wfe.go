@@ -109,6 +109,7 @@ const (
 	pathAuthz      = "/authz/"
 	pathChallenge  = "/chall/"
 	pathCert       = "/cert/"
+	pathRenewal    = "/renewal-info/"
 )
 
 func (w *WFE) routes() *echo.Echo {
@@ -122,6 +123,7 @@ func (w *WFE) routes() *echo.Echo {
 	add(http.MethodGet, pathDirectory, w.directory)
 	add(http.MethodHead, pathNewNonce, w.newNonce)
 	add(http.MethodGet, pathNewNonce, w.newNonce)
+	add(http.MethodGet, pathRenewal+":id", w.renewalInfo)
 	for path, h := range map[string]echo.HandlerFunc{
 		pathNewAccount: w.newAccount, pathAccount + ":id": w.account, pathAccount + ":id/orders": w.accountOrders,
 		pathKeyChange: w.keyChange, pathNewOrder: w.newOrder, pathOrder + ":id": w.order,

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"context"
+	"crypto/x509"
 	"net/http"
 	"strings"
 	"sync"
@@ -90,6 +92,7 @@ func TestCertManagerHTTP01(t *testing.T) {
 		t.Fatalf("CreateOrderCert: %v", err)
 	}
 	verifyChain(t, e.Srv.Root, chain, ids, key.Public())
+	checkRenewalInfo(t, ctx, cl, chain[0])
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if rec.status != http.StatusOK || rec.location != orderURL {
@@ -97,5 +100,26 @@ func TestCertManagerHTTP01(t *testing.T) {
 	}
 	if certURL == "" {
 		t.Errorf("no certificate URL")
+	}
+}
+
+// checkRenewalInfo fetches the certificate's ARI window with cert-manager's
+// own client (RFC 9773): a window around the start of its last third, and
+// a Retry-After.
+func checkRenewalInfo(t *testing.T, ctx context.Context, cl *cmacme.Client, der []byte) {
+	t.Helper()
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ri, err := cl.GetRenewalInfo(ctx, leaf)
+	if err != nil {
+		t.Fatalf("GetRenewalInfo: %v", err)
+	}
+	life := leaf.NotAfter.Sub(leaf.NotBefore)
+	w := ri.SuggestedWindow
+	if !w.Start.After(leaf.NotBefore.Add(life/2)) || !w.End.Before(leaf.NotAfter) || !w.End.After(w.Start) || ri.RetryAfter <= 0 {
+		t.Errorf("renewal window %s to %s (retry after %s) for a certificate valid %s to %s",
+			w.Start, w.End, ri.RetryAfter, leaf.NotBefore, leaf.NotAfter)
 	}
 }
