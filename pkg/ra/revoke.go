@@ -8,7 +8,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"strings"
 
+	"github.com/acmera/acmera/pkg/acme"
 	"github.com/acmera/acmera/pkg/ca"
 	"github.com/acmera/acmera/pkg/core"
 	"github.com/acmera/acmera/pkg/problem"
@@ -49,7 +51,7 @@ func (r *RA) Revoke(ctx context.Context, req RevokeRequest) error {
 	if err != nil {
 		return fmt.Errorf("store.GetCertificateBySerial: %w", err)
 	}
-	if err := authorizeRevocation(req, c, leaf); err != nil {
+	if err := r.authorizeRevocation(ctx, req, c, leaf); err != nil {
 		return err
 	}
 	if c.Status == core.StatusRevoked {
@@ -78,10 +80,20 @@ func (r *RA) Revoke(ctx context.Context, req RevokeRequest) error {
 	return nil
 }
 
-func authorizeRevocation(req RevokeRequest, c *core.Certificate, leaf *x509.Certificate) error {
+// authorizeRevocation applies RFC 8555 §7.6: the issuing account, an
+// account holding valid authorizations for every identifier of the
+// certificate, or a request signed by the certificate's own key.
+func (r *RA) authorizeRevocation(ctx context.Context, req RevokeRequest, c *core.Certificate, leaf *x509.Certificate) error {
 	if req.Account != nil {
-		if req.Account.ID != c.AccountID {
-			return problem.Unauthorizedf("the requesting account did not issue this certificate")
+		if req.Account.ID == c.AccountID {
+			return nil
+		}
+		ok, err := r.holdsAuthorizations(ctx, req.Account, c.Profile, leaf)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return problem.Unauthorizedf("the requesting account neither issued this certificate nor holds valid authorizations for all of its identifiers")
 		}
 		return nil
 	}
@@ -91,6 +103,41 @@ func authorizeRevocation(req RevokeRequest, c *core.Certificate, leaf *x509.Cert
 		return problem.Unauthorizedf("the request is not signed by the certificate's key")
 	}
 	return nil
+}
+
+// holdsAuthorizations reports whether acct has a valid authorization, in
+// the certificate's profile, for every name of leaf (a wildcard's by its
+// base name).
+func (r *RA) holdsAuthorizations(ctx context.Context, acct *core.Account, profile string, leaf *x509.Certificate) (bool, error) {
+	var idents []acme.Identifier
+	seen := map[acme.Identifier]bool{}
+	add := func(id acme.Identifier) {
+		if !seen[id] {
+			seen[id] = true
+			idents = append(idents, id)
+		}
+	}
+	for _, n := range leaf.DNSNames {
+		add(acme.Identifier{Type: acme.IdentifierDNS, Value: strings.TrimPrefix(strings.ToLower(n), "*.")})
+	}
+	for _, ip := range leaf.IPAddresses {
+		add(ipIdent(ip))
+	}
+	if len(idents) == 0 {
+		return false, nil
+	}
+	now := r.now()
+	found, err := r.store.FindValidAuthorizations(ctx, acct.ID, profile, idents, now)
+	if err != nil {
+		return false, fmt.Errorf("store.FindValidAuthorizations: %w", err)
+	}
+	for _, id := range idents {
+		az := found[id]
+		if az == nil || az.AccountID != acct.ID || az.StatusAt(now) != core.StatusValid {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // sameLeaf reports whether der is the leaf of a stored PEM chain.
