@@ -56,6 +56,8 @@ type Parts struct {
 	// TrustedProxies are the proxies whose X-Forwarded-For names the
 	// client (wfe.Config.TrustedProxies).
 	TrustedProxies []netip.Prefix
+	// TermsOfService and Website are the directory's meta URLs.
+	TermsOfService, Website string
 }
 
 // NewRA builds the registration authority from parts.
@@ -78,7 +80,8 @@ func NewHandler(r *ra.RA, p Parts) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("nonce.New: %w", err)
 	}
-	w, err := wfe.New(wfe.Config{RA: r, Nonces: n, BaseURL: p.BaseURL, Logger: p.Logger, TrustedProxies: p.TrustedProxies})
+	w, err := wfe.New(wfe.Config{RA: r, Nonces: n, BaseURL: p.BaseURL, Logger: p.Logger, TrustedProxies: p.TrustedProxies,
+		TermsOfService: p.TermsOfService, Website: p.Website})
 	if err != nil {
 		return nil, fmt.Errorf("wfe.New: %w", err)
 	}

@@ -112,6 +112,7 @@ func cloudParts(ctx context.Context, cfg *config.Cloud, emulator string, log *sl
 	// thumbprint that fresh account names, so it cannot serve an old key.
 	return acmefn.Parts{Store: st, Queue: q, Issuer: issuer, Validator: v, Policy: cfg.Policy, NonceKey: key,
 		BaseURL: cfg.BaseURL, Logger: log, NewAccountsPerHour: cfg.NewAccountsPerHour, TrustedProxies: cfg.TrustedProxies,
+		TermsOfService: cfg.TermsOfService, Website: cfg.Website,
 		FinalizeRetryDelay: cfg.FinalizeRetryDelay}, closeAll, nil
 }
 

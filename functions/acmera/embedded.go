@@ -70,6 +70,7 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 		inproc.Config{Workers: 64, Capacity: 4096, MaxAttempts: 8, Logger: log})
 	parts := acmefn.Parts{Store: st, Queue: q, Issuer: issuer, Validator: v, Policy: cfg.Policy,
 		NonceKey: nonce.NewKey(), BaseURL: cfg.BaseURL, Logger: log, PollWait: pollWait, AccountCacheTTL: accountCacheTTL,
+		TermsOfService: cfg.TermsOfService, Website: cfg.Website,
 		NewAccountsPerHour: cfg.NewAccountsPerHour, TrustedProxies: cfg.TrustedProxies,
 		FinalizeRetryDelay: cfg.FinalizeRetryDelay}
 	if r, err = acmefn.NewRA(parts); err != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -37,6 +38,9 @@ type Common struct {
 	// unspecified, multicast, broadcast; see va.DeniedNetworks). It only
 	// reopens denied ranges: every other address is allowed anyway.
 	ValidationNetworks []netip.Prefix
+	// TermsOfService and Website are ACMERA_TERMS_OF_SERVICE and
+	// ACMERA_WEBSITE, the directory's meta URLs; empty leaves them out.
+	TermsOfService, Website string
 	// BaseURL is the external URL clients use (ACMERA_BASE_URL); empty
 	// derives it from each request.
 	BaseURL string
@@ -139,6 +143,19 @@ func readCommon(env Getenv, allowAnyDefault bool) (Common, error) {
 	}
 	if c.ValidationNetworks, err = prefixes("ACMERA_VALIDATION_NETWORKS", env("ACMERA_VALIDATION_NETWORKS")); err != nil {
 		return c, err
+	}
+	for _, u := range []struct {
+		name string
+		dst  *string
+	}{{"ACMERA_TERMS_OF_SERVICE", &c.TermsOfService}, {"ACMERA_WEBSITE", &c.Website}} {
+		v := env(u.name)
+		if v == "" {
+			continue
+		}
+		if p, err := url.Parse(v); err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+			return c, fmt.Errorf("%s=%q: must be an absolute http(s) URL", u.name, v)
+		}
+		*u.dst = v
 	}
 	c.BaseURL = strings.TrimSuffix(env("ACMERA_BASE_URL"), "/")
 	if c.BaseURL != "" && !strings.HasPrefix(c.BaseURL, "https://") && !strings.HasPrefix(c.BaseURL, "http://") {

@@ -52,6 +52,8 @@ func TestInvalidNamesTheVariable(t *testing.T) {
 		"ACMERA_PROFILES_ALLOW_ANY":   {"ACMERA_PROFILES_ALLOW_ANY": "yes"},
 		"ACMERA_LOG_LEVEL":            {"ACMERA_LOG_LEVEL": "loud"},
 		"ACMERA_FINALIZE_RETRY_DELAY": {"ACMERA_FINALIZE_RETRY_DELAY": "10ms"},
+		"ACMERA_TERMS_OF_SERVICE":     {"ACMERA_TERMS_OF_SERVICE": "terms.html"},
+		"ACMERA_WEBSITE":              {"ACMERA_WEBSITE": "ftp://pki.example.com"},
 		"ACMERA_NEW_ACCOUNT_RATE":     {"ACMERA_NEW_ACCOUNT_RATE": "-5"},
 		"ACMERA_TRUSTED_PROXIES":      {"ACMERA_TRUSTED_PROXIES": "10.0.0.0/8,proxy.internal"},
 	}
@@ -62,6 +64,13 @@ func TestInvalidNamesTheVariable(t *testing.T) {
 				t.Fatalf("error %v does not name %s", err, name)
 			}
 		})
+	}
+}
+
+func TestDirectoryMetaURLs(t *testing.T) {
+	c, err := ReadEmbedded(envOf(map[string]string{"ACMERA_TERMS_OF_SERVICE": "https://pki.example.com/terms", "ACMERA_WEBSITE": "https://pki.example.com/"}))
+	if err != nil || c.TermsOfService != "https://pki.example.com/terms" || c.Website != "https://pki.example.com/" {
+		t.Fatalf("got %q %q %v", c.TermsOfService, c.Website, err)
 	}
 }
 

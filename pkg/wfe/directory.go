@@ -15,7 +15,7 @@ import (
 func (w *WFE) directory(c echo.Context) error {
 	p := c.Param("profile")
 	pol := w.ra.Policy()
-	meta := &acme.DirectoryMeta{Profiles: map[string]string{}}
+	meta := &acme.DirectoryMeta{Profiles: map[string]string{}, TermsOfService: w.tos, Website: w.site}
 	for _, name := range pol.Names() {
 		meta.Profiles[name] = pol.Profile(name).Description
 	}

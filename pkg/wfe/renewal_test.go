@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	acmefn "github.com/acmera/acmera/functions/acme"
 )
 
 // certID is the RFC 9773 §4.1 ARI identifier of leaf.
@@ -92,5 +94,23 @@ func TestRenewalInfo(t *testing.T) {
 	_, _, body = get(certID(leaf))
 	if err := json.Unmarshal(body, &ri); err != nil || !ri.SuggestedWindow.End.Before(time.Now()) {
 		t.Errorf("after revocation: %s, want a window already past", body)
+	}
+}
+
+// The directory's meta carries the configured terms of service and website.
+func TestDirectoryMetaURLs(t *testing.T) {
+	e := newEnv(t, func(p *acmefn.Parts) {
+		p.TermsOfService, p.Website = "https://pki.example.com/terms", "https://pki.example.com/"
+	})
+	res, err := http.Get(e.srv.URL + "/acme/acme/directory")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var d struct {
+		Meta struct{ TermsOfService, Website string }
+	}
+	if err := json.NewDecoder(res.Body).Decode(&d); err != nil || d.Meta.TermsOfService != "https://pki.example.com/terms" || d.Meta.Website != "https://pki.example.com/" {
+		t.Fatalf("directory meta %+v (%v)", d.Meta, err)
 	}
 }

@@ -45,6 +45,9 @@ type Config struct {
 	// ignored and the client is the connection's peer. Any client can
 	// write X-Forwarded-For, so only proxies named here are believed.
 	TrustedProxies []netip.Prefix
+	// TermsOfService and Website are the directory's meta URLs (RFC 8555
+	// §7.1.1); empty leaves them out.
+	TermsOfService, Website string
 }
 
 // WFE serves the ACME API.
@@ -52,6 +55,7 @@ type WFE struct {
 	ra         *ra.RA
 	nonces     *nonce.Service
 	base       string
+	tos, site  string
 	maxBody    int64
 	log        *slog.Logger
 	retryAfter string
@@ -65,7 +69,8 @@ func New(cfg Config) (*WFE, error) {
 		return nil, errors.New("wfe: RA and Nonces are required")
 	}
 	w := &WFE{ra: cfg.RA, nonces: cfg.Nonces, base: strings.TrimSuffix(cfg.BaseURL, "/"),
-		maxBody: cfg.MaxBodyBytes, log: cfg.Logger, retryAfter: "1", keys: newKeyCache(100_000)}
+		maxBody: cfg.MaxBodyBytes, log: cfg.Logger, retryAfter: "1", keys: newKeyCache(100_000),
+		tos: cfg.TermsOfService, site: cfg.Website}
 	if w.maxBody <= 0 {
 		w.maxBody = 64 << 10
 	}
