@@ -117,6 +117,9 @@ func checkCSR(der []byte, o *core.Order, acct *core.Account) (*x509.CertificateR
 		if !want[id] {
 			return nil, problem.BadCSRf("the CSR's common name %s is not one of the order's identifiers", quote(cn))
 		}
+		// RFC 8555 §7.4: an identifier may be named in the commonName, the
+		// subjectAltName, or both.
+		names[id] = true
 	}
 	var missing, extra []string
 	for _, id := range o.Identifiers {

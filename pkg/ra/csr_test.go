@@ -127,6 +127,7 @@ func TestCheckCSRRefusesSmuggling(t *testing.T) {
 	}{
 		{"plain", key, func(*x509.CertificateRequest) {}, ""},
 		{"no subject", key, func(c *x509.CertificateRequest) { c.Subject = pkix.Name{} }, ""},
+		{"the name in the common name only", key, func(c *x509.CertificateRequest) { c.DNSNames = nil }, ""},
 		{"cert-manager usages", key, func(c *x509.CertificateRequest) {
 			c.ExtraExtensions = []pkix.Extension{
 				ext(t, asn1.ObjectIdentifier{2, 5, 29, 15}, true, asn1.BitString{Bytes: []byte{0xa0}, BitLength: 3}),

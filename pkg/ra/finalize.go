@@ -180,12 +180,21 @@ func (r *RA) record(ctx context.Context, o *core.Order, req ca.IssueRequest, iss
 // processing: a concurrent retry recorded the same certificate (fine), or
 // the order ended without it, and the certificate is revoked.
 func (r *RA) afterConflict(ctx context.Context, o *core.Order, cert *core.Certificate, leaf *x509.Certificate) (*core.Order, error) {
+	// Revoke only what is known not to be served: a store error here
+	// proves nothing, and the certificate may be the one just recorded.
 	cur, err := r.store.GetOrder(ctx, o.ID)
 	if err != nil {
 		return nil, fmt.Errorf("store.GetOrder: %w", err)
 	}
-	if cur.Status == core.StatusValid {
-		if got, err := r.store.GetCertificate(ctx, cur.CertificateID); err == nil && got.Serial == cert.Serial {
+	switch cur.Status {
+	case core.StatusProcessing:
+		return cur, nil // not ended: the outbox task records it
+	case core.StatusValid:
+		got, err := r.store.GetCertificate(ctx, cur.CertificateID)
+		if err != nil {
+			return nil, fmt.Errorf("store.GetCertificate: %w", err)
+		}
+		if got.Serial == cert.Serial {
 			return cur, nil
 		}
 	}

@@ -108,6 +108,14 @@ func checkCSRContract(t *testing.T, der []byte, o *core.Order, acct *core.Accoun
 		}
 		names[acme.Identifier{Type: acme.IdentifierIP, Value: a.Unmap().String()}] = true
 	}
+	// RFC 8555 §7.4: the commonName may name an identifier too.
+	if cn := re.Subject.CommonName; cn != "" {
+		if a, err := netip.ParseAddr(cn); err == nil {
+			names[acme.Identifier{Type: acme.IdentifierIP, Value: a.Unmap().String()}] = true
+		} else {
+			names[acme.Identifier{Type: acme.IdentifierDNS, Value: strings.ToLower(cn)}] = true
+		}
+	}
 	want := map[acme.Identifier]bool{}
 	for _, id := range o.Identifiers {
 		want[id] = true

@@ -148,7 +148,9 @@ func (i *Issuer) Issue(ctx context.Context, req ca.IssueRequest) (*ca.Issued, er
 	if err != nil {
 		return nil, classify(err)
 	}
-	chain, err := chainOf(cert, req.PublicKey)
+	// The key, like every other field, is checked by ca.CheckIssued, which
+	// revokes and fails the order on a mismatch.
+	chain, err := chainOf(cert, nil)
 	if err != nil {
 		return nil, fmt.Errorf("cas: certificate %s: %w", cert.GetName(), err)
 	}
