@@ -493,3 +493,33 @@ func TestOrderNotAfterIsExact(t *testing.T) {
 		t.Errorf("certificate valid %s to %s, want until exactly %s, from before now", c.NotBefore, c.NotAfter, notAfter)
 	}
 }
+
+// An apex authorization lets an account revoke a certificate for the
+// apex, never for the wildcard below it.
+func TestHoldsAuthorizationsWildcard(t *testing.T) {
+	f := newFixture(t, 0)
+	ctx := t.Context()
+	o, err := f.ra.NewOrder(ctx, f.acct, NewOrderRequest{Profile: "acme", Identifiers: []acme.Identifier{{Type: "dns", Value: "example.com"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	az, _ := f.ra.Authorization(ctx, f.acct, o.AuthzIDs[0])
+	if _, _, err := f.ra.AnswerChallenge(ctx, f.acct, az.ID, az.Challenges[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	f.runTasks(t)
+	for _, tc := range []struct {
+		names []string
+		want  bool
+	}{
+		{[]string{"example.com"}, true},
+		{[]string{"*.example.com"}, false},
+		{[]string{"example.com", "*.example.com"}, false},
+		{[]string{"example.com", "other.example"}, false},
+	} {
+		got, err := f.ra.holdsAuthorizations(ctx, f.acct, "acme", &x509.Certificate{DNSNames: tc.names})
+		if err != nil || got != tc.want {
+			t.Errorf("%v: %v %v, want %v", tc.names, got, err, tc.want)
+		}
+	}
+}

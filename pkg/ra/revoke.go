@@ -106,22 +106,34 @@ func (r *RA) authorizeRevocation(ctx context.Context, req RevokeRequest, c *core
 }
 
 // holdsAuthorizations reports whether acct has a valid authorization, in
-// the certificate's profile, for every name of leaf (a wildcard's by its
-// base name).
+// the certificate's profile, for every name of leaf. A wildcard name needs
+// a wildcard authorization of its base name (proven by dns-01): an apex
+// authorization, perhaps proven by http-01, never stands in for one.
 func (r *RA) holdsAuthorizations(ctx context.Context, acct *core.Account, profile string, leaf *x509.Certificate) (bool, error) {
 	var idents []acme.Identifier
+	wildcard := map[acme.Identifier]bool{}
 	seen := map[acme.Identifier]bool{}
-	add := func(id acme.Identifier) {
+	for _, n := range leaf.DNSNames {
+		base, wild := strings.CutPrefix(strings.ToLower(n), "*.")
+		id := acme.Identifier{Type: acme.IdentifierDNS, Value: base}
+		if wild {
+			if seen[id] && !wildcard[id] {
+				return false, nil // the apex and the wildcard: one lookup cannot prove both
+			}
+			wildcard[id] = true
+		} else if wildcard[id] {
+			return false, nil
+		}
 		if !seen[id] {
 			seen[id] = true
 			idents = append(idents, id)
 		}
 	}
-	for _, n := range leaf.DNSNames {
-		add(acme.Identifier{Type: acme.IdentifierDNS, Value: strings.TrimPrefix(strings.ToLower(n), "*.")})
-	}
 	for _, ip := range leaf.IPAddresses {
-		add(ipIdent(ip))
+		if id := ipIdent(ip); !seen[id] {
+			seen[id] = true
+			idents = append(idents, id)
+		}
 	}
 	if len(idents) == 0 {
 		return false, nil
@@ -133,7 +145,7 @@ func (r *RA) holdsAuthorizations(ctx context.Context, acct *core.Account, profil
 	}
 	for _, id := range idents {
 		az := found[id]
-		if az == nil || az.AccountID != acct.ID || az.StatusAt(now) != core.StatusValid {
+		if az == nil || az.AccountID != acct.ID || az.StatusAt(now) != core.StatusValid || az.Wildcard != wildcard[id] {
 			return false, nil
 		}
 	}
