@@ -61,6 +61,10 @@ type IssueRequest struct {
 	NotBefore time.Time
 	// Lifetime is the requested validity period.
 	Lifetime time.Duration
+	// NotAfter, when set, is the requested end of validity, exactly (the
+	// order's notAfter); a backend that takes a lifetime computes it from
+	// NotAfter at the time of its call, so a retry does not overrun it.
+	NotAfter time.Time
 	// RequestedAt is when the order began finalizing: the same on every
 	// retry of one request, so a CA that derives the validity from it
 	// (ca/local) signs the same certificate again.

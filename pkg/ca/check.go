@@ -60,7 +60,11 @@ func CheckIssued(req IssueRequest, leaf *x509.Certificate, now time.Time) error 
 	if start.IsZero() {
 		start = now
 	}
-	if end := start.Add(req.Lifetime); leaf.NotAfter.After(end.Add(ValiditySlack)) {
+	end := start.Add(req.Lifetime)
+	if !req.NotAfter.IsZero() {
+		end = req.NotAfter
+	}
+	if leaf.NotAfter.After(end.Add(ValiditySlack)) {
 		return mismatch("it is valid until %s, after the requested %s",
 			leaf.NotAfter.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339))
 	}

@@ -85,3 +85,22 @@ func TestCheckIssued(t *testing.T) {
 		})
 	}
 }
+
+func TestCheckIssuedNotAfter(t *testing.T) {
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	req := ca.IssueRequest{PublicKey: key.Public(), DNSNames: []string{"a.example"}, Lifetime: 24 * time.Hour,
+		NotAfter: now.Add(3 * time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	for _, tc := range []struct {
+		end  time.Time
+		want bool
+	}{{now.Add(3 * time.Hour), true}, {now.Add(4 * time.Hour), false}} {
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: req.DNSNames, NotBefore: now, NotAfter: tc.end,
+			ExtKeyUsage: req.ExtKeyUsage, BasicConstraintsValid: true}
+		der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+		leaf, _ := x509.ParseCertificate(der)
+		if err := ca.CheckIssued(req, leaf, now); (err == nil) != tc.want {
+			t.Errorf("ending %s: %v, want match %v", tc.end, err, tc.want)
+		}
+	}
+}

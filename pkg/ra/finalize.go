@@ -112,6 +112,7 @@ func (r *RA) issueRequest(o *core.Order, csr *x509.CertificateRequest) (ca.Issue
 			start = o.UpdatedAt
 		}
 		req.Lifetime = o.NotAfter.Sub(start)
+		req.NotAfter = o.NotAfter
 	}
 	return req, nil
 }

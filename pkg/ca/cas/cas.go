@@ -165,6 +165,17 @@ func (i *Issuer) createRequest(req ca.IssueRequest) (*privatecapb.CreateCertific
 	if _, err := uuid.Parse(req.RequestID); err != nil {
 		return nil, fmt.Errorf("cas: IssueRequest.RequestID %q is not a UUID: %w", req.RequestID, err)
 	}
+	if !req.NotAfter.IsZero() {
+		// CAS takes a lifetime from its own now: compute it now, so a
+		// retry minutes later does not end after the order's notAfter.
+		start := req.NotBefore
+		if start.IsZero() {
+			start = time.Now()
+		}
+		if req.Lifetime = req.NotAfter.Sub(start).Truncate(time.Second); req.Lifetime <= 0 {
+			return nil, &ca.RejectedError{Detail: "the order's notAfter has passed"}
+		}
+	}
 	if req.Lifetime <= 0 {
 		return nil, fmt.Errorf("cas: IssueRequest.Lifetime %s is not positive", req.Lifetime)
 	}

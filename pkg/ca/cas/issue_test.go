@@ -332,3 +332,28 @@ func TestIssueValidatesRequest(t *testing.T) {
 		t.Errorf("CreateCertificate calls = %d, want 0", n)
 	}
 }
+
+// An order's notAfter bounds the certificate even when the call comes
+// late: the lifetime is computed at the call, from CAS's now.
+func TestIssueHonoursNotAfter(t *testing.T) {
+	e := newEnv(t, casfake.Config{}, 3)
+	req := issueReq(t, "order-not-after", ecKey(t, elliptic.P256()))
+	req.NotAfter = time.Now().Add(5 * time.Hour).Truncate(time.Second)
+	req.Lifetime = 24 * time.Hour // as if computed long before the call
+	got, err := e.issuer.Issue(testCtx(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := parse(t, got.Chain[0])
+	if leaf.NotAfter.After(req.NotAfter) || leaf.NotAfter.Before(req.NotAfter.Add(-time.Minute)) {
+		t.Errorf("NotAfter %s, want at most (and about) %s", leaf.NotAfter, req.NotAfter)
+	}
+	if err := ca.CheckIssued(req, leaf, time.Now()); err != nil {
+		t.Errorf("CheckIssued: %v", err)
+	}
+	req.NotAfter = time.Now().Add(-time.Minute)
+	var rej *ca.RejectedError
+	if _, err := e.issuer.Issue(testCtx(t), req); !errors.As(err, &rej) {
+		t.Errorf("notAfter in the past: %v, want a refusal", err)
+	}
+}

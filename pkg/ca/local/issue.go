@@ -54,7 +54,17 @@ func (c *CA) Issue(ctx context.Context, req ca.IssueRequest) (*ca.Issued, error)
 	if start.IsZero() {
 		start, back = req.RequestedAt, true
 	}
-	nb, na, err := c.validity(start, back, req.Lifetime)
+	lifetime := req.Lifetime
+	if !req.NotAfter.IsZero() {
+		s := start
+		if s.IsZero() {
+			s = c.now()
+		}
+		if lifetime = req.NotAfter.Sub(s); lifetime <= 0 {
+			return nil, &ca.RejectedError{Detail: "the requested notAfter is not after the start of validity"}
+		}
+	}
+	nb, na, err := c.validity(start, back, lifetime)
 	if err != nil {
 		return nil, err
 	}
