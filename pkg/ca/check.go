@@ -3,10 +3,14 @@ package ca
 import (
 	"crypto"
 	"crypto/x509"
+	"encoding/asn1"
 	"fmt"
 	"net"
 	"slices"
 	"time"
+
+	"golang.org/x/crypto/cryptobyte"
+	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // ValiditySlack is how far a certificate's validity may stray from the
@@ -40,8 +44,13 @@ func CheckIssued(req IssueRequest, leaf *x509.Certificate, now time.Time) error 
 	if !sameIPs(leaf.IPAddresses, req.IPAddresses) {
 		return mismatch("its IP addresses %v are not the order's %v", leaf.IPAddresses, req.IPAddresses)
 	}
-	if len(leaf.EmailAddresses)+len(leaf.URIs) > 0 {
-		return mismatch("it names e-mail addresses or URIs")
+	if len(leaf.EmailAddresses)+len(leaf.URIs) > 0 || !onlyDNSAndIPNames(leaf) {
+		return mismatch("it names something other than DNS names and IP addresses")
+	}
+	for _, atv := range leaf.Subject.Names {
+		if !atv.Type.Equal(oidCommonName) {
+			return mismatch("its subject holds %s, not only a common name", atv.Type)
+		}
 	}
 	if leaf.IsCA || (leaf.KeyUsage&(x509.KeyUsageCertSign|x509.KeyUsageCRLSign)) != 0 {
 		return mismatch("it is a CA certificate")
@@ -73,6 +82,37 @@ func CheckIssued(req IssueRequest, leaf *x509.Certificate, now time.Time) error 
 			leaf.NotBefore.UTC().Format(time.RFC3339), leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	return nil
+}
+
+var (
+	oidCommonName     = asn1.ObjectIdentifier{2, 5, 4, 3}
+	oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
+)
+
+// onlyDNSAndIPNames walks the raw subjectAltName, since crypto/x509 drops
+// otherName, directoryName and registeredID entries silently.
+func onlyDNSAndIPNames(leaf *x509.Certificate) bool {
+	for _, e := range leaf.Extensions {
+		if !e.Id.Equal(oidSubjectAltName) {
+			continue
+		}
+		in := cryptobyte.String(e.Value)
+		var names cryptobyte.String
+		if !in.ReadASN1(&names, cbasn1.SEQUENCE) || !in.Empty() {
+			return false
+		}
+		for !names.Empty() {
+			var v cryptobyte.String
+			var tag cbasn1.Tag
+			if !names.ReadAnyASN1(&v, &tag) {
+				return false
+			}
+			if tag != cbasn1.Tag(2).ContextSpecific() && tag != cbasn1.Tag(7).ContextSpecific() {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func sameNames(got, want []string) bool {

@@ -46,8 +46,8 @@ func TestCheckIssued(t *testing.T) {
 		{"an extra DNS name", func(c *x509.Certificate) { c.DNSNames = append(c.DNSNames, "evil.example.com") }, leafKey, "DNS names"},
 		{"a missing DNS name", func(c *x509.Certificate) { c.DNSNames = c.DNSNames[:1] }, leafKey, "DNS names"},
 		{"another IP", func(c *x509.Certificate) { c.IPAddresses = []net.IP{net.ParseIP("10.9.9.9")} }, leafKey, "IP addresses"},
-		{"an e-mail SAN", func(c *x509.Certificate) { c.EmailAddresses = []string{"admin@corp.example"} }, leafKey, "e-mail"},
-		{"a URI SAN", func(c *x509.Certificate) { c.URIs = []*url.URL{{Scheme: "spiffe", Host: "corp"}} }, leafKey, "URIs"},
+		{"an e-mail SAN", func(c *x509.Certificate) { c.EmailAddresses = []string{"admin@corp.example"} }, leafKey, "something other"},
+		{"a URI SAN", func(c *x509.Certificate) { c.URIs = []*url.URL{{Scheme: "spiffe", Host: "corp"}} }, leafKey, "something other"},
 		{"a CA", func(c *x509.Certificate) { c.IsCA = true; c.KeyUsage |= x509.KeyUsageCertSign }, leafKey, "CA certificate"},
 		{"codeSigning added", func(c *x509.Certificate) {
 			c.ExtKeyUsage = append(c.ExtKeyUsage, x509.ExtKeyUsageCodeSigning)
@@ -59,6 +59,18 @@ func TestCheckIssued(t *testing.T) {
 			c.UnknownExtKeyUsage = []asn1.ObjectIdentifier{{1, 3, 6, 1, 4, 1, 311, 20, 2, 2}}
 		}, leafKey, "extended key usages"},
 		{"another common name", func(c *x509.Certificate) { c.Subject.CommonName = "administrator" }, leafKey, "common name"},
+		{"an organization", func(c *x509.Certificate) { c.Subject.Organization = []string{"Evil Corp"} }, leafKey, "subject holds 2.5.4.10"},
+		{"an otherName UPN", func(c *x509.Certificate) {
+			// The SAN extension written raw: the DNS names plus an otherName.
+			san, _ := asn1.Marshal([]asn1.RawValue{
+				{Class: asn1.ClassContextSpecific, Tag: 2, Bytes: []byte("app.example.com")},
+				{Class: asn1.ClassContextSpecific, Tag: 2, Bytes: []byte("www.example.com")},
+				{Class: asn1.ClassContextSpecific, Tag: 7, Bytes: []byte{10, 1, 2, 3}},
+				{FullBytes: []byte{0xa0, 0x0a, 0x06, 0x03, 0x2b, 0x06, 0x01, 0xa0, 0x03, 0x0c, 0x01, 0x61}},
+			})
+			c.DNSNames, c.IPAddresses = nil, nil
+			c.ExtraExtensions = []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 17}, Value: san}}
+		}, leafKey, "something other than DNS names"},
 		{"another key", func(*x509.Certificate) {}, otherKey, "public key"},
 		{"valid too long", func(c *x509.Certificate) { c.NotAfter = now.Add(48 * time.Hour) }, leafKey, "valid until"},
 		{"starts tomorrow", func(c *x509.Certificate) { c.NotBefore = now.Add(24 * time.Hour) }, leafKey, "does not start"},
