@@ -261,20 +261,32 @@ func (r *RA) retryFinalize(ctx context.Context, t queue.Task) error {
 		_, err := r.failFinalize(ctx, o, problem.BadCSRf("the stored CSR could not be parsed"))
 		return err
 	}
+	// A certificate the CA minted for an earlier attempt (its answer lost)
+	// is recorded without asking the CA to issue again, which might now
+	// refuse. Past the finalize timeout, the order ends only when the CA
+	// says it never issued; the check comes before a new attempt, so no
+	// attempt of this run can still be in flight at the CA.
+	if f, ok := r.ca.(ca.Finder); ok {
+		issued, err := f.Find(ctx, ca.RequestID(o.ID))
+		switch {
+		case err == nil:
+			req, err := r.issueRequest(o, csr)
+			if err != nil {
+				return err
+			}
+			_, err = r.record(ctx, o, req, issued)
+			return err
+		case errors.Is(err, ca.ErrNotIssued) && r.now().Sub(o.UpdatedAt) > r.finalizeTimeout:
+			_, err := r.failFinalize(ctx, o, problem.New(problem.ServerInternal, "the CA did not issue within %v; create a new order", r.finalizeTimeout))
+			return err
+		}
+	}
 	done, err := r.issue(ctx, o, csr)
 	if err != nil {
 		return err
 	}
 	if done.Status != core.StatusProcessing {
 		return nil
-	}
-	if r.now().Sub(o.UpdatedAt) > r.finalizeTimeout {
-		if f, ok := r.ca.(ca.Finder); ok {
-			if _, err := f.Find(ctx, ca.RequestID(o.ID)); errors.Is(err, ca.ErrNotIssued) {
-				_, err := r.failFinalize(ctx, o, problem.New(problem.ServerInternal, "the CA did not issue within %v; create a new order", r.finalizeTimeout))
-				return err
-			}
-		}
 	}
 	return fmt.Errorf("ra: CA still failing for order %s", o.ID)
 }

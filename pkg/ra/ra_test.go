@@ -523,3 +523,52 @@ func TestHoldsAuthorizationsWildcard(t *testing.T) {
 		}
 	}
 }
+
+// findingCA refuses every new request but finds what it minted before.
+type findingCA struct {
+	ca.Issuer
+	found func(ctx context.Context, requestID string) (*ca.Issued, error)
+}
+
+func (c findingCA) Issue(context.Context, ca.IssueRequest) (*ca.Issued, error) {
+	return nil, &ca.RejectedError{Detail: "the CA is disabled"}
+}
+
+func (c findingCA) Find(ctx context.Context, requestID string) (*ca.Issued, error) {
+	return c.found(ctx, requestID)
+}
+
+// A retry records the certificate the CA minted for an earlier attempt
+// (its answer lost) without asking it to issue again, which would now be
+// refused and end the order invalid while the certificate exists.
+func TestFinalizeRetryRecordsWhatTheCAFound(t *testing.T) {
+	f := newFixture(t, 0)
+	o := f.readyOrder(t)
+	var minted *ca.Issued
+	f.ra.ca = recordIssued{f.ca, &minted}
+	f.ra.beforeComplete = func(context.Context, string) error { return errors.New("instance killed") }
+	if _, err := f.ra.Finalize(t.Context(), f.acct, o.ID, csrDER(t)); err == nil {
+		t.Fatal("Finalize survived the injected death")
+	}
+	f.ra.beforeComplete = nil
+	f.ra.ca = findingCA{f.ca, func(context.Context, string) (*ca.Issued, error) { return minted, nil }}
+	if err := f.ra.HandleTask(t.Context(), queue.Task{Kind: queue.KindFinalize, OrderID: o.ID}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := f.ra.Order(t.Context(), f.acct, o.ID)
+	if got.Status != core.StatusValid {
+		t.Fatalf("order %s (%v), want valid with the certificate found", got.Status, got.Error)
+	}
+}
+
+// recordIssued keeps what the CA returned.
+type recordIssued struct {
+	ca.Issuer
+	out **ca.Issued
+}
+
+func (r recordIssued) Issue(ctx context.Context, req ca.IssueRequest) (*ca.Issued, error) {
+	got, err := r.Issuer.Issue(ctx, req)
+	*r.out = got
+	return got, err
+}

@@ -27,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync/atomic"
 	"time"
 
 	privateca "cloud.google.com/go/security/privateca/apiv1"
@@ -87,6 +88,9 @@ type Issuer struct {
 	project  string
 	location string
 	retry    Retry
+	// enterprise is set by Check once GetCaPool says the pool is
+	// ENTERPRISE tier: only then does Find's NotFound prove anything.
+	enterprise atomic.Bool
 }
 
 // New validates cfg and builds the CAS client once.
@@ -114,6 +118,7 @@ func New(ctx context.Context, cfg Config, opts ...option.ClientOption) (*Issuer,
 	client.CallOptions.RevokeCertificate = one
 	client.CallOptions.FetchCaCerts = one
 	client.CallOptions.GetCertificateTemplate = one
+	client.CallOptions.GetCaPool = one
 	return &Issuer{client: client, pool: cfg.Pool, project: m[1], location: m[2], retry: cfg.Retry}, nil
 }
 
@@ -275,6 +280,16 @@ func (i *Issuer) Check(ctx context.Context, templates ...string) error {
 	if _, err := i.Roots(ctx); err != nil {
 		return fmt.Errorf("CA pool %s: %w", i.pool, err)
 	}
+	var pool *privatecapb.CaPool
+	err := i.call(ctx, "GetCaPool", func(ctx context.Context) error {
+		var err error
+		pool, err = i.client.GetCaPool(ctx, &privatecapb.GetCaPoolRequest{Name: i.pool})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("CA pool %s: %w", i.pool, classify(err))
+	}
+	i.enterprise.Store(pool.GetTier() == privatecapb.CaPool_ENTERPRISE)
 	for _, t := range templates {
 		name, err := i.template(t)
 		if err != nil || name == "" {
@@ -341,11 +356,14 @@ func (i *Issuer) Roots(ctx context.Context) ([][]byte, error) {
 }
 
 // Find implements ca.Finder: the certificate issued for requestID, read by
-// the certificate_id derived from it. NotFound is ca.ErrNotIssued. In a
-// DevOps-tier pool, which stores no certificates, NotFound proves nothing
-// beyond the request_id window; the RA only asks after retrying the
-// request itself within that window.
+// the certificate_id derived from it. NotFound is ca.ErrNotIssued only in
+// a pool Check found to be ENTERPRISE tier; a DevOps-tier pool stores no
+// certificates, so there (or before Check) NotFound proves nothing and
+// the RA keeps the order processing.
 func (i *Issuer) Find(ctx context.Context, requestID string) (*ca.Issued, error) {
+	if !i.enterprise.Load() {
+		return nil, errors.New("cas: the pool's tier is not known to be ENTERPRISE; a DevOps pool keeps no certificates to find")
+	}
 	cert, err := i.get(ctx, i.pool+"/certificates/"+ca.CertificateID(requestID))
 	if status.Code(err) == codes.NotFound && !errors.Is(err, ca.ErrTransient) {
 		return nil, ca.ErrNotIssued

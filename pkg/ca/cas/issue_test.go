@@ -357,3 +357,34 @@ func TestIssueHonoursNotAfter(t *testing.T) {
 		t.Errorf("notAfter in the past: %v, want a refusal", err)
 	}
 }
+
+// Find proves "never issued" only in an ENTERPRISE pool, once Check has
+// read the tier; a DevOps pool keeps no certificates to find.
+func TestFindByTier(t *testing.T) {
+	ent := newEnv(t, casfake.Config{}, 2)
+	req := issueReq(t, "order-find", ecKey(t, elliptic.P256()))
+	if _, err := ent.issuer.Find(testCtx(t), ca.RequestID("order-none")); err == nil || errors.Is(err, ca.ErrNotIssued) {
+		t.Fatalf("Find before Check: %v, want an answer that proves nothing", err)
+	}
+	if err := ent.issuer.Check(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ent.issuer.Find(testCtx(t), ca.RequestID("order-none")); !errors.Is(err, ca.ErrNotIssued) {
+		t.Fatalf("Find of nothing in an ENTERPRISE pool: %v, want ErrNotIssued", err)
+	}
+	minted, err := ent.issuer.Issue(testCtx(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err := ent.issuer.Find(testCtx(t), req.RequestID)
+	if err != nil || string(found.Chain[0]) != string(minted.Chain[0]) {
+		t.Fatalf("Find of the minted certificate: %v", err)
+	}
+	dev := newEnv(t, casfake.Config{Tier: privatecapb.CaPool_DEVOPS}, 2)
+	if err := dev.issuer.Check(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dev.issuer.Find(testCtx(t), ca.RequestID("order-none")); err == nil || errors.Is(err, ca.ErrNotIssued) {
+		t.Fatalf("Find in a DevOps pool: %v, want an answer that proves nothing", err)
+	}
+}

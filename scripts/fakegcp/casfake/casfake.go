@@ -41,6 +41,8 @@ const (
 	MethodFetchCaCerts      = "FetchCaCerts"
 	// MethodGetCertificateTemplate is GetCertificateTemplate.
 	MethodGetCertificateTemplate = "GetCertificateTemplate"
+	// MethodGetCaPool is GetCaPool.
+	MethodGetCaPool = "GetCaPool"
 )
 
 // DefaultPool is the pool served when Config.Pool is empty.

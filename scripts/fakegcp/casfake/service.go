@@ -233,6 +233,18 @@ func (s *Server) FetchCaCerts(ctx context.Context, req *privatecapb.FetchCaCerts
 	}, nil
 }
 
+// GetCaPool returns the pool the fake serves, with its tier; any other
+// name is NotFound.
+func (s *Server) GetCaPool(ctx context.Context, req *privatecapb.GetCaPoolRequest) (*privatecapb.CaPool, error) {
+	if err := s.enter(ctx, MethodGetCaPool); err != nil {
+		return nil, err
+	}
+	if err := s.checkPool(req.GetName()); err != nil {
+		return nil, err
+	}
+	return &privatecapb.CaPool{Name: s.pool, Tier: s.tier, IssuancePolicy: s.policy}, nil
+}
+
 // GetCertificateTemplate returns a template of Config.Templates, with its
 // predefined_values; any other name is NotFound (a malformed one is
 // InvalidArgument).
