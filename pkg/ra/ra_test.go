@@ -328,18 +328,10 @@ func TestFinalizeMisconfiguredCA(t *testing.T) {
 func TestFinalizePastNotAfter(t *testing.T) {
 	f := newFixture(t, 0)
 	ctx := t.Context()
-	o, err := f.ra.NewOrder(ctx, f.acct, NewOrderRequest{Profile: "acme", Identifiers: []acme.Identifier{{Type: "ip", Value: "127.0.0.1"}},
+	o := f.validatedOrder(t, NewOrderRequest{Profile: "acme", Identifiers: []acme.Identifier{{Type: "ip", Value: "127.0.0.1"}},
 		NotAfter: f.now.Add(time.Hour)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	az, _ := f.ra.Authorization(ctx, f.acct, o.AuthzIDs[0])
-	if _, _, err := f.ra.AnswerChallenge(ctx, f.acct, az.ID, az.Challenges[0].ID); err != nil {
-		t.Fatal(err)
-	}
-	f.runTasks(t)
 	f.now = f.now.Add(2 * time.Hour)
-	_, err = f.ra.Finalize(ctx, f.acct, o.ID, csrDER(t))
+	_, err := f.ra.Finalize(ctx, f.acct, o.ID, csrDER(t))
 	var p *problem.Problem
 	if !errors.As(err, &p) || p.Type != problem.Malformed || !strings.Contains(p.Detail, "notAfter") {
 		t.Fatalf("finalize past notAfter: %v, want malformed naming notAfter", err)
@@ -471,16 +463,8 @@ func TestOrderNotAfterIsExact(t *testing.T) {
 	f.now = f.now.Add(333 * time.Millisecond) // a start off the second
 	ctx := t.Context()
 	notAfter := f.now.Add(3 * time.Hour).Truncate(time.Second)
-	o, err := f.ra.NewOrder(ctx, f.acct, NewOrderRequest{Profile: "acme", Identifiers: []acme.Identifier{{Type: "ip", Value: "127.0.0.1"}},
+	o := f.validatedOrder(t, NewOrderRequest{Profile: "acme", Identifiers: []acme.Identifier{{Type: "ip", Value: "127.0.0.1"}},
 		NotAfter: notAfter})
-	if err != nil {
-		t.Fatal(err)
-	}
-	az, _ := f.ra.Authorization(ctx, f.acct, o.AuthzIDs[0])
-	if _, _, err := f.ra.AnswerChallenge(ctx, f.acct, az.ID, az.Challenges[0].ID); err != nil {
-		t.Fatal(err)
-	}
-	f.runTasks(t)
 	got, err := f.ra.Finalize(ctx, f.acct, o.ID, csrDER(t))
 	if err != nil || got.Status != core.StatusValid {
 		t.Fatalf("finalize: %v %v", got.Status, err)
@@ -499,15 +483,7 @@ func TestOrderNotAfterIsExact(t *testing.T) {
 func TestHoldsAuthorizationsWildcard(t *testing.T) {
 	f := newFixture(t, 0)
 	ctx := t.Context()
-	o, err := f.ra.NewOrder(ctx, f.acct, NewOrderRequest{Profile: "acme", Identifiers: []acme.Identifier{{Type: "dns", Value: "example.com"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	az, _ := f.ra.Authorization(ctx, f.acct, o.AuthzIDs[0])
-	if _, _, err := f.ra.AnswerChallenge(ctx, f.acct, az.ID, az.Challenges[0].ID); err != nil {
-		t.Fatal(err)
-	}
-	f.runTasks(t)
+	f.validatedOrder(t, NewOrderRequest{Profile: "acme", Identifiers: []acme.Identifier{{Type: "dns", Value: "example.com"}}})
 	for _, tc := range []struct {
 		names []string
 		want  bool
@@ -571,4 +547,20 @@ func (r recordIssued) Issue(ctx context.Context, req ca.IssueRequest) (*ca.Issue
 	got, err := r.Issuer.Issue(ctx, req)
 	*r.out = got
 	return got, err
+}
+
+// validatedOrder creates an order and validates its one authorization.
+func (f *fixture) validatedOrder(t *testing.T, req NewOrderRequest) *core.Order {
+	t.Helper()
+	ctx := t.Context()
+	o, err := f.ra.NewOrder(ctx, f.acct, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	az, _ := f.ra.Authorization(ctx, f.acct, o.AuthzIDs[0])
+	if _, _, err := f.ra.AnswerChallenge(ctx, f.acct, az.ID, az.Challenges[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	f.runTasks(t)
+	return o
 }

@@ -153,8 +153,13 @@ func (i *Issuer) Issue(ctx context.Context, req ca.IssueRequest) (*ca.Issued, er
 	if err != nil {
 		return nil, classify(err)
 	}
-	// The key, like every other field, is checked by ca.CheckIssued, which
-	// revokes and fails the order on a mismatch.
+	return issuedOf(cert)
+}
+
+// issuedOf is the chain of a certificate resource. Its key, like every
+// other field, is checked by ca.CheckIssued, which revokes and fails the
+// order on a mismatch.
+func issuedOf(cert *privatecapb.Certificate) (*ca.Issued, error) {
 	chain, err := chainOf(cert, nil)
 	if err != nil {
 		return nil, fmt.Errorf("cas: certificate %s: %w", cert.GetName(), err)
@@ -371,9 +376,5 @@ func (i *Issuer) Find(ctx context.Context, requestID string) (*ca.Issued, error)
 	if err != nil {
 		return nil, classify(err)
 	}
-	chain, err := chainOf(cert, nil)
-	if err != nil {
-		return nil, fmt.Errorf("cas: certificate %s: %w", cert.GetName(), err)
-	}
-	return &ca.Issued{Chain: chain, Resource: cert.GetName()}, nil
+	return issuedOf(cert)
 }
