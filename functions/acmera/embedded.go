@@ -57,7 +57,14 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 	}
 	defer st.Close()
 	defer startPruner(ctx, st, log)()
-	issuer, err := local.Open(ctx, local.Config{Dir: cfg.DataDir})
+	// Listen before the CA opens: its leaves name the CRL's URL, which
+	// needs the port (ACMERA_ADDR may ask for any free one).
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("ACMERA_ADDR: %w", err)
+	}
+	defer ln.Close() // also closed by the server; a second Close is harmless
+	issuer, err := local.Open(ctx, local.Config{Dir: cfg.DataDir, CRLURL: crlURL(cfg.BaseURL, ln.Addr().String())})
 	if err != nil {
 		return fmt.Errorf("local.Open: %w", err)
 	}
@@ -88,11 +95,10 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 	if _, err := certs.get(nil); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("ACMERA_ADDR: %w", err)
-	}
-	srv := embeddedServer(h, &tls.Config{GetCertificate: certs.get, MinVersion: tls.VersionTLS12})
+	mux := http.NewServeMux()
+	mux.Handle(crlPath, issuer.CRLHandler())
+	mux.Handle("/", h)
+	srv := embeddedServer(mux, &tls.Config{GetCertificate: certs.get, MinVersion: tls.VersionTLS12})
 	printBanner(stdout, ln.Addr().String(), cfg, issuer.RootPath())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
@@ -111,6 +117,26 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 		log.Warn("inproc.Queue.Close", "error", err.Error())
 	}
 	return nil
+}
+
+// crlPath is where the embedded default serves the local CA's CRL.
+const crlPath = "/crl/intermediate.crl"
+
+// crlURL is the CRL's URL as clients reach it: under base
+// (ACMERA_BASE_URL), or else on the listening address (an unspecified
+// host read as localhost).
+func crlURL(base, addr string) string {
+	if base != "" {
+		return base + crlPath
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "https://" + net.JoinHostPort(host, port) + crlPath
 }
 
 // Timeouts of the embedded HTTPS server, so that a client that stalls

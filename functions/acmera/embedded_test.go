@@ -20,3 +20,19 @@ func TestEmbeddedServerTimeouts(t *testing.T) {
 		t.Fatalf("WriteTimeout %v leaves too little room over the longest poll wait %v", srv.WriteTimeout, ra.MaxPollWait)
 	}
 }
+
+func TestCRLURL(t *testing.T) {
+	for _, tc := range []struct {
+		base, addr, want string
+	}{
+		{"", "127.0.0.1:8443", "https://127.0.0.1:8443/crl/intermediate.crl"},
+		{"", "0.0.0.0:8443", "https://localhost:8443/crl/intermediate.crl"},
+		{"", ":8443", "https://localhost:8443/crl/intermediate.crl"},
+		{"", "[::1]:8443", "https://[::1]:8443/crl/intermediate.crl"},
+		{"https://acme.corp.example", "0.0.0.0:443", "https://acme.corp.example/crl/intermediate.crl"},
+	} {
+		if got := crlURL(tc.base, tc.addr); got != tc.want {
+			t.Errorf("crlURL(%q, %q) = %q, want %q", tc.base, tc.addr, got, tc.want)
+		}
+	}
+}

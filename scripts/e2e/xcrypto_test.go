@@ -1,7 +1,12 @@
 package e2e
 
 import (
+	"bytes"
+	"context"
+	"crypto/x509"
 	"errors"
+	"io"
+	"net/http"
 	"slices"
 	"testing"
 	"time"
@@ -165,6 +170,7 @@ func TestXCryptoRevocation(t *testing.T) {
 	if err := cl.RevokeCert(ctx, nil, byAccount[0], acme.CRLReasonSuperseded); err != nil {
 		t.Fatalf("RevokeCert by the account key: %v", err)
 	}
+	checkCRLLists(ctx, t, e.Srv.Root, byAccount[0], int(acme.CRLReasonSuperseded))
 	kid := string(cl.KID)
 	p := raw.revoke(ctx, t, byAccount[0], 4, signer{key: keyOf(t, cl.Key), kid: kid})
 	p.want(t, 400, probAlreadyRevoked, "revoked")
@@ -175,4 +181,37 @@ func TestXCryptoRevocation(t *testing.T) {
 	}
 	p = raw.revoke(ctx, t, byCertKey[0], 1, signer{key: certKey})
 	p.want(t, 400, probAlreadyRevoked, "revoked")
+}
+
+// checkCRLLists fetches the CRL the leaf names and checks that it lists
+// the leaf's serial with reason, signed by the leaf's issuer.
+func checkCRLLists(ctx context.Context, t *testing.T, roots *x509.CertPool, der []byte, reason int) {
+	t.Helper()
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil || len(leaf.CRLDistributionPoints) != 1 {
+		t.Fatalf("leaf CRL distribution points %v (%v)", leaf.CRLDistributionPoints, err)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, leaf.CRLDistributionPoints[0], nil)
+	res, err := e2eutil.HTTPClient(roots).Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", leaf.CRLDistributionPoints[0], err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	crl, err := x509.ParseRevocationList(body)
+	if err != nil || res.Header.Get("Content-Type") != "application/pkix-crl" {
+		t.Fatalf("CRL: %v (Content-Type %q)", err, res.Header.Get("Content-Type"))
+	}
+	if !bytes.Equal(crl.RawIssuer, leaf.RawIssuer) {
+		t.Error("the CRL's issuer is not the leaf's")
+	}
+	for _, e := range crl.RevokedCertificateEntries {
+		if e.SerialNumber.Cmp(leaf.SerialNumber) == 0 {
+			if e.ReasonCode != reason {
+				t.Errorf("CRL reason %d, want %d", e.ReasonCode, reason)
+			}
+			return
+		}
+	}
+	t.Errorf("the CRL does not list serial %x", leaf.SerialNumber)
 }

@@ -98,7 +98,11 @@ func (c *CA) sign(r leafRequest, deterministic bool) ([]byte, error) {
 	if deterministic {
 		random = nil
 	}
-	der, err := x509.CreateCertificate(random, leafTemplate(r, c.inter.SubjectKeyId), c.inter, r.pub, c.interKey)
+	tmpl := leafTemplate(r, c.inter.SubjectKeyId)
+	if c.crlURL != "" {
+		tmpl.CRLDistributionPoints = []string{c.crlURL}
+	}
+	der, err := x509.CreateCertificate(random, tmpl, c.inter, r.pub, c.interKey)
 	if err != nil {
 		return nil, fmt.Errorf("x509.CreateCertificate: %w", err)
 	}

@@ -14,6 +14,8 @@ import (
 	"encoding/asn1"
 	"errors"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -341,17 +343,45 @@ func TestIssueConcurrent(t *testing.T) {
 	}
 }
 
-func TestRevokeRecordsNothing(t *testing.T) {
+// A revocation is published in the CRL, signed by the intermediate, with
+// its reason; it survives a restart; revoking twice changes nothing; the
+// CRL is served as application/pkix-crl; leaves name where it is.
+func TestRevokePublishesCRL(t *testing.T) {
 	dir := t.TempDir()
-	c := openCA(t, dir, fixedClock(testNow))
-	leaf := issue(t, c, fromCSR(newCSR(t, p256Key(t), []string{"rv.example.com"}, nil), ca.IssueRequest{Lifetime: time.Hour, RequestID: "rv"}))
-	before, _ := readDirNames(dir)
-	if err := c.Revoke(context.Background(), ca.RevokeRequest{Cert: leaf, Reason: 1}); err != nil {
-		t.Fatalf("Revoke: %v", err)
+	c, err := Open(context.Background(), Config{Dir: dir, Clock: fixedClock(testNow), CRLURL: "https://acme.example/crl"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	after, _ := readDirNames(dir)
-	if strings.Join(before, ",") != strings.Join(after, ",") {
-		t.Errorf("Revoke changed the data directory: %v -> %v", before, after)
+	leaf := issue(t, c, fromCSR(newCSR(t, p256Key(t), []string{"rv.example.com"}, nil), ca.IssueRequest{Lifetime: time.Hour, RequestID: "rv"}))
+	if len(leaf.CRLDistributionPoints) != 1 || leaf.CRLDistributionPoints[0] != "https://acme.example/crl" {
+		t.Errorf("leaf CRL distribution points %v", leaf.CRLDistributionPoints)
+	}
+	for range 2 {
+		if err := c.Revoke(context.Background(), ca.RevokeRequest{Cert: leaf, Reason: 1}); err != nil {
+			t.Fatalf("Revoke: %v", err)
+		}
+	}
+	reopened := openCA(t, dir, fixedClock(testNow.Add(time.Hour)))
+	rec := httptest.NewRecorder()
+	reopened.CRLHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/crl", nil))
+	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/pkix-crl" {
+		t.Fatalf("GET /crl: %d %q", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	crl, err := x509.ParseRevocationList(rec.Body.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := crl.CheckSignatureFrom(reopened.inter); err != nil {
+		t.Errorf("CRL signature: %v", err)
+	}
+	if n := len(crl.RevokedCertificateEntries); n != 1 || crl.RevokedCertificateEntries[0].SerialNumber.Cmp(leaf.SerialNumber) != 0 ||
+		crl.RevokedCertificateEntries[0].ReasonCode != 1 {
+		t.Fatalf("CRL entries %+v, want the one serial with reason 1", crl.RevokedCertificateEntries)
+	}
+	other := openCA(t, t.TempDir(), fixedClock(testNow))
+	var rej *ca.RejectedError
+	if err := other.Revoke(context.Background(), ca.RevokeRequest{Cert: leaf, Reason: 1}); !errors.As(err, &rej) {
+		t.Errorf("revoking another CA's certificate: %v, want a refusal", err)
 	}
 }
 

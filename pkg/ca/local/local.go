@@ -45,6 +45,9 @@ type Config struct {
 	// <hex>"); empty means "acmera local". Used only when the CA is first
 	// created.
 	CommonName string
+	// CRLURL is where the CRL (CA.CRLHandler) is served, put in every
+	// leaf's cRLDistributionPoints; empty leaves it out.
+	CRLURL string
 }
 
 // CA is a software CA. It is immutable after Open and safe for concurrent
@@ -57,6 +60,9 @@ type CA struct {
 	interDER    []byte
 	inter       *x509.Certificate
 	interKey    crypto.Signer
+	// crlURL is put in every leaf's cRLDistributionPoints; empty for none.
+	crlURL string
+	crl    *crlState
 }
 
 // Open loads the CA in cfg.Dir, or creates it there if the directory holds
@@ -94,7 +100,14 @@ func Open(ctx context.Context, cfg Config) (*CA, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newCA(cfg, m)
+	c, err := newCA(cfg, m)
+	if err != nil {
+		return nil, err
+	}
+	if c.crl, err = loadCRLState(cfg.Dir); err != nil {
+		return nil, err
+	}
+	return c, nil
 }
 
 func loadOrCreate(cfg Config) (*material, error) {
@@ -153,6 +166,7 @@ func newCA(cfg Config, m *material) (*CA, error) {
 		interDER:    m.interDER,
 		inter:       inter,
 		interKey:    m.interKey,
+		crlURL:      cfg.CRLURL,
 	}, nil
 }
 
@@ -171,12 +185,4 @@ func (c *CA) RootPath() string { return c.rootPath }
 // Roots implements ca.Issuer: the DER root certificate.
 func (c *CA) Roots(ctx context.Context) ([][]byte, error) {
 	return [][]byte{bytes.Clone(c.rootDER)}, nil
-}
-
-// Revoke implements ca.Issuer. The local CA publishes no CRL and runs no
-// OCSP responder, so there is nobody to tell: it records nothing and
-// returns nil. The RA still marks the certificate revoked in its store
-// (RFC 8555 §7.6), which is what ACME clients and ARI observe.
-func (c *CA) Revoke(ctx context.Context, req ca.RevokeRequest) error {
-	return nil
 }
