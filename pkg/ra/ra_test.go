@@ -564,3 +564,32 @@ func (f *fixture) validatedOrder(t *testing.T, req NewOrderRequest) *core.Order 
 	f.runTasks(t)
 	return o
 }
+
+// Authorization reuse honours deactivation and key rollover: a
+// deactivated authorization is never reused, and an account keeps its
+// authorizations across a key change (they belong to the account, not
+// the key).
+func TestAuthorizationReuseHonoursDeactivationAndRollover(t *testing.T) {
+	f := newFixture(t, 0)
+	ctx := t.Context()
+	req := NewOrderRequest{Profile: "acme", Identifiers: []acme.Identifier{{Type: "dns", Value: "reuse.example"}}}
+	first := f.validatedOrder(t, req)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	jwk, _ := (&jose.JSONWebKey{Key: key.Public()}).MarshalJSON()
+	acct, err := f.ra.ChangeKey(ctx, f.acct, jwk, core.NewID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.acct = acct
+	reused, err := f.ra.NewOrder(ctx, f.acct, req)
+	if err != nil || reused.Status != core.StatusReady || reused.AuthzIDs[0] != first.AuthzIDs[0] {
+		t.Fatalf("after a key change: %v %v, want ready with the same authorization", reused.Status, err)
+	}
+	if _, err := f.ra.DeactivateAuthorization(ctx, f.acct, first.AuthzIDs[0]); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := f.ra.NewOrder(ctx, f.acct, req)
+	if err != nil || fresh.Status != core.StatusPending || fresh.AuthzIDs[0] == first.AuthzIDs[0] {
+		t.Fatalf("after deactivation: %v %v, want pending with a new authorization", fresh.Status, err)
+	}
+}
