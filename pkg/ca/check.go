@@ -9,8 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"golang.org/x/crypto/cryptobyte"
-	cbasn1 "golang.org/x/crypto/cryptobyte/asn1"
+	"github.com/acmera/acmera/pkg/x509names"
 )
 
 // ValiditySlack is how far a certificate's validity may stray from the
@@ -84,30 +83,21 @@ func CheckIssued(req IssueRequest, leaf *x509.Certificate, now time.Time) error 
 	return nil
 }
 
-var (
-	oidCommonName     = asn1.ObjectIdentifier{2, 5, 4, 3}
-	oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
-)
+var oidCommonName = asn1.ObjectIdentifier{2, 5, 4, 3}
 
 // onlyDNSAndIPNames walks the raw subjectAltName, since crypto/x509 drops
 // otherName, directoryName and registeredID entries silently.
 func onlyDNSAndIPNames(leaf *x509.Certificate) bool {
 	for _, e := range leaf.Extensions {
-		if !e.Id.Equal(oidSubjectAltName) {
+		if !e.Id.Equal(x509names.OIDSubjectAltName) {
 			continue
 		}
-		in := cryptobyte.String(e.Value)
-		var names cryptobyte.String
-		if !in.ReadASN1(&names, cbasn1.SEQUENCE) || !in.Empty() {
+		names, err := x509names.Parse(e.Value)
+		if err != nil {
 			return false
 		}
-		for !names.Empty() {
-			var v cryptobyte.String
-			var tag cbasn1.Tag
-			if !names.ReadAnyASN1(&v, &tag) {
-				return false
-			}
-			if tag != cbasn1.Tag(2).ContextSpecific() && tag != cbasn1.Tag(7).ContextSpecific() {
+		for _, n := range names {
+			if !x509names.Is(n, x509names.TagDNSName) && !x509names.Is(n, x509names.TagIPAddress) {
 				return false
 			}
 		}

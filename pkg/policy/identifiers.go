@@ -23,7 +23,7 @@ func Normalize(id acme.Identifier) (acme.Identifier, *problem.Problem) {
 		// ASCII only: strings.ToLower would map some non-ASCII letters to
 		// ASCII ones (U+212A KELVIN SIGN to "k", U+0130 to "i"), accepting
 		// a name other than the one requested. IDNs come as A-labels.
-		name := asciiLower(id.Value)
+		name := LowerASCII(id.Value)
 		base := strings.TrimPrefix(name, "*.")
 		if p := checkDNSName(base); p != nil {
 			return id, p.WithIdentifier(id)
@@ -47,8 +47,9 @@ func Normalize(id acme.Identifier) (acme.Identifier, *problem.Problem) {
 	}
 }
 
-// asciiLower lower-cases the ASCII letters of s and nothing else.
-func asciiLower(s string) string {
+// LowerASCII lower-cases the ASCII letters of s and nothing else:
+// strings.ToLower would map some non-ASCII letters to ASCII ones.
+func LowerASCII(s string) string {
 	b := []byte(s)
 	for i, c := range b {
 		if c >= 'A' && c <= 'Z' {

@@ -180,7 +180,7 @@ func (pr *Profile) init() error {
 		}
 	}
 	for i, s := range pr.DNSSuffixes {
-		s = asciiLower(strings.TrimSuffix(strings.TrimPrefix(s, "."), "."))
+		s = LowerASCII(strings.TrimSuffix(strings.TrimPrefix(s, "."), "."))
 		if err := checkDNSName(s); err != nil {
 			return fmt.Errorf("dnsSuffixes[%d]: %s", i, err.Detail)
 		}

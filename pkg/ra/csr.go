@@ -7,7 +7,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
-	"fmt"
 	"net"
 	"slices"
 	"strconv"
@@ -20,14 +19,15 @@ import (
 	"github.com/acmera/acmera/pkg/acme"
 	"github.com/acmera/acmera/pkg/core"
 	"github.com/acmera/acmera/pkg/goodkey"
+	"github.com/acmera/acmera/pkg/policy"
 	"github.com/acmera/acmera/pkg/problem"
+	"github.com/acmera/acmera/pkg/x509names"
 )
 
 // Object identifiers a finalize CSR may carry.
 var (
 	oidCommonName       = asn1.ObjectIdentifier{2, 5, 4, 3}
 	oidExtensionRequest = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 14}
-	oidSubjectAltName   = asn1.ObjectIdentifier{2, 5, 29, 17}
 	oidKeyUsage         = asn1.ObjectIdentifier{2, 5, 29, 15}
 	oidExtKeyUsage      = asn1.ObjectIdentifier{2, 5, 29, 37}
 	oidBasicConstraints = asn1.ObjectIdentifier{2, 5, 29, 19}
@@ -49,14 +49,6 @@ var extensionNames = map[string]string{
 	"1.3.6.1.4.1.311.21.7":    "Microsoft certificate template",
 	"1.3.6.1.4.1.311.25.2":    "Microsoft security identifier (SID)",
 	"1.3.6.1.4.1.11129.2.4.2": "certificate transparency SCT list",
-}
-
-// generalNameKinds names the GeneralName choices of RFC 5280 §4.2.1.6 by
-// context tag; only dNSName (2) and iPAddress (7) may appear in a CSR.
-var generalNameKinds = map[int]string{
-	0: "otherName", 1: "rfc822Name (e-mail)", 2: "dNSName", 3: "x400Address",
-	4: "directoryName", 5: "ediPartyName", 6: "uniformResourceIdentifier (URI)",
-	7: "iPAddress", 8: "registeredID",
 }
 
 // checkCSR parses a finalize CSR and checks it against the order
@@ -110,7 +102,7 @@ func checkCSR(der []byte, o *core.Order, acct *core.Account) (*x509.CertificateR
 		return nil, err
 	}
 	if cn != "" {
-		id := acme.Identifier{Type: acme.IdentifierDNS, Value: asciiLower(cn)}
+		id := acme.Identifier{Type: acme.IdentifierDNS, Value: policy.LowerASCII(cn)}
 		if ip := net.ParseIP(cn); ip != nil {
 			id = ipIdent(ip)
 		}
@@ -137,18 +129,6 @@ func checkCSR(der []byte, o *core.Order, acct *core.Account) (*x509.CertificateR
 		return nil, problem.BadCSRf("the CSR's names must be exactly the order's identifiers; missing %v, not in the order %v", missing, extra)
 	}
 	return csr, nil
-}
-
-// asciiLower lower-cases ASCII letters only: strings.ToLower would turn
-// the Kelvin sign into "k" and make a non-ASCII common name match.
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
 }
 
 // quote shows a client-supplied name in a detail: truncated to 64
@@ -260,7 +240,7 @@ func csrExtensions(exts cryptobyte.String, names map[acme.Identifier]bool) error
 		seen[oid.String()] = true
 		var err error
 		switch {
-		case oid.Equal(oidSubjectAltName):
+		case oid.Equal(x509names.OIDSubjectAltName):
 			err = csrSubjectAltName(value, names)
 		case oid.Equal(oidKeyUsage):
 			err = csrKeyUsage(value)
@@ -284,37 +264,26 @@ func csrExtensions(exts cryptobyte.String, names map[acme.Identifier]bool) error
 
 // csrSubjectAltName reads GeneralNames: only dNSName and iPAddress.
 func csrSubjectAltName(value cryptobyte.String, names map[acme.Identifier]bool) error {
-	var gns cryptobyte.String
-	if !value.ReadASN1(&gns, cbasn1.SEQUENCE) || !value.Empty() {
+	gns, err := x509names.Parse(value)
+	if err != nil {
 		return problem.BadCSRf("the CSR's subjectAltName could not be parsed")
 	}
-	for !gns.Empty() {
-		var v cryptobyte.String
-		var tag cbasn1.Tag
-		if !gns.ReadAnyASN1(&v, &tag) {
-			return problem.BadCSRf("the CSR's subjectAltName could not be parsed")
-		}
-		kind := int(tag & 0x1f)
-		switch tag {
-		case cbasn1.Tag(2).ContextSpecific(): // dNSName, IA5String
-			s := string(v)
-			for _, c := range []byte(s) {
+	for _, n := range gns {
+		switch {
+		case x509names.Is(n, x509names.TagDNSName): // IA5String
+			for _, c := range n.Bytes {
 				if c < 0x21 || c > 0x7e {
 					return problem.BadCSRf("the CSR's subjectAltName holds a dNSName that is not printable ASCII")
 				}
 			}
-			names[acme.Identifier{Type: acme.IdentifierDNS, Value: asciiLower(s)}] = true
-		case cbasn1.Tag(7).ContextSpecific(): // iPAddress, OCTET STRING
-			if len(v) != net.IPv4len && len(v) != net.IPv6len {
-				return problem.BadCSRf("the CSR's subjectAltName holds an iPAddress of %d bytes", len(v))
+			names[acme.Identifier{Type: acme.IdentifierDNS, Value: policy.LowerASCII(string(n.Bytes))}] = true
+		case x509names.Is(n, x509names.TagIPAddress): // OCTET STRING
+			if len(n.Bytes) != net.IPv4len && len(n.Bytes) != net.IPv6len {
+				return problem.BadCSRf("the CSR's subjectAltName holds an iPAddress of %d bytes", len(n.Bytes))
 			}
-			names[ipIdent(net.IP(bytes.Clone(v)))] = true
+			names[ipIdent(net.IP(bytes.Clone(n.Bytes)))] = true
 		default:
-			k := generalNameKinds[kind]
-			if k == "" {
-				k = fmt.Sprintf("a name of tag %d", kind)
-			}
-			return problem.BadCSRf("the CSR's subjectAltName holds %s; only dNSName and iPAddress are accepted", k)
+			return problem.BadCSRf("the CSR's subjectAltName holds %s; only dNSName and iPAddress are accepted", x509names.Kind(n))
 		}
 	}
 	return nil

@@ -13,19 +13,17 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/acmera/acmera/pkg/problem"
 	"github.com/miekg/dns"
+
+	"github.com/acmera/acmera/pkg/problem"
+	"github.com/acmera/acmera/pkg/x509names"
 )
 
 // acmeTLS1 is the ALPN protocol of RFC 8737 §6.2.
 const acmeTLS1 = "acme-tls/1"
 
-var (
-	// oidACMEIdentifier is id-pe-acmeIdentifier (RFC 8737 §6.1).
-	oidACMEIdentifier = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 1, 31}
-	// oidSubjectAltName is id-ce-subjectAltName (RFC 5280 §4.2.1.6).
-	oidSubjectAltName = asn1.ObjectIdentifier{2, 5, 29, 17}
-)
+// oidACMEIdentifier is id-pe-acmeIdentifier (RFC 8737 §6.1).
+var oidACMEIdentifier = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 1, 31}
 
 // tlsALPN01 performs one tls-alpn-01 attempt (RFC 8737 §3; RFC 8738 §6 for
 // IP identifiers): a TLS 1.2 or later handshake (RFC 8737 §4) offering only
@@ -142,12 +140,11 @@ func checkACMECert(tried string, cert *x509.Certificate, t target, keyAuth strin
 // it had one). It reports false when the extension is not a SEQUENCE.
 func countSANs(cert *x509.Certificate) (int, bool) {
 	for _, e := range cert.Extensions {
-		if !e.Id.Equal(oidSubjectAltName) {
+		if !e.Id.Equal(x509names.OIDSubjectAltName) {
 			continue
 		}
-		var names []asn1.RawValue
-		rest, err := asn1.Unmarshal(e.Value, &names)
-		if err != nil || len(rest) != 0 {
+		names, err := x509names.Parse(e.Value)
+		if err != nil {
 			return 0, false
 		}
 		return len(names), true
