@@ -124,27 +124,25 @@ func cloudParts(ctx context.Context, cfg *config.Cloud, emulator string, log *sl
 func checkCAS(ctx context.Context, issuer *cas.Issuer, cfg *config.Cloud, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	unreached := false
-	check := func(setting string, templates ...string) error {
-		err := issuer.Check(ctx, templates...)
-		if err == nil || !errors.Is(err, ca.ErrMisconfigured) {
-			if err != nil {
-				unreached = true
-				log.Warn("could not check the CA at start; continuing", "setting", setting, "error", err.Error())
-			}
-			return nil
+	// next reports whether to go on checking; only a misconfiguration stops
+	// the start, anything else (CAS not reachable now) warns and skips the
+	// remaining checks.
+	next := func(setting string, err error) (bool, error) {
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, ca.ErrMisconfigured):
+			return false, fmt.Errorf("%s: %w", setting, err)
 		}
-		return fmt.Errorf("%s: %w", setting, err)
+		log.Warn("could not check the CA at start; continuing", "setting", setting, "error", err.Error())
+		return false, nil
 	}
-	if err := check("ACMERA_CAS_POOL=" + cfg.CASPool); err != nil || unreached {
+	if ok, err := next("ACMERA_CAS_POOL="+cfg.CASPool, issuer.Check(ctx)); !ok {
 		return err
 	}
 	for _, name := range cfg.Policy.Names() {
 		t := cfg.Policy.Profile(name).CATemplate
-		if t == "" {
-			continue
-		}
-		if err := check(fmt.Sprintf("ACMERA_PROFILES: profile %q caTemplate %q", name, t), t); err != nil {
+		if ok, err := next(fmt.Sprintf("ACMERA_PROFILES: profile %q caTemplate %q", name, t), issuer.CheckTemplate(ctx, t)); !ok {
 			return err
 		}
 	}

@@ -52,6 +52,7 @@ func TestCheckCASAtStart(t *testing.T) {
 		{"pool and template exist", fake.Pool(), "tls-server", ""},
 		{"no such pool", otherPool, "tls-server", "ACMERA_CAS_POOL=" + otherPool},
 		{"no such template", fake.Pool(), "missing", `ACMERA_PROFILES: profile "tls" caTemplate "missing"`},
+		{"malformed template name", fake.Pool(), "bad/template", `ACMERA_PROFILES: profile "tls" caTemplate "bad/template"`},
 		{"CAS unreachable: start, with a warning", "unreachable", "tls-server", ""},
 	}
 	for _, tc := range tests {

@@ -278,10 +278,10 @@ func (i *Issuer) template(t string) (string, error) {
 }
 
 // Check verifies at start what only the operator can fix: the pool exists
-// and acmera may read it (FetchCaCerts), and so does each named
-// certificate template. Its error names the pool or template; a transient
-// failure is wrapped with ca.ErrTransient.
-func (i *Issuer) Check(ctx context.Context, templates ...string) error {
+// and acmera may read it (FetchCaCerts), and its tier (GetCaPool), which
+// Find needs. Its error names the pool; a missing pool or permission is
+// ca.ErrMisconfigured, a transient failure ca.ErrTransient.
+func (i *Issuer) Check(ctx context.Context) error {
 	if _, err := i.Roots(ctx); err != nil {
 		return fmt.Errorf("CA pool %s: %w", i.pool, err)
 	}
@@ -295,21 +295,27 @@ func (i *Issuer) Check(ctx context.Context, templates ...string) error {
 		return fmt.Errorf("CA pool %s: %w", i.pool, classify(err))
 	}
 	i.enterprise.Store(pool.GetTier() == privatecapb.CaPool_ENTERPRISE)
-	for _, t := range templates {
-		name, err := i.template(t)
-		if err != nil || name == "" {
-			if err != nil {
-				return err
-			}
-			continue
-		}
-		err = i.call(ctx, "GetCertificateTemplate", func(ctx context.Context) error {
-			_, err := i.client.GetCertificateTemplate(ctx, &privatecapb.GetCertificateTemplateRequest{Name: name})
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("certificate template %s: %w", name, classify(err))
-		}
+	return nil
+}
+
+// CheckTemplate verifies at start that a certificate template (an ID in
+// the pool's project and location, or a full name) exists and may be
+// used. A malformed name, a missing template or permission is
+// ca.ErrMisconfigured; an empty name is the CA's default and passes.
+func (i *Issuer) CheckTemplate(ctx context.Context, t string) error {
+	name, err := i.template(t)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ca.ErrMisconfigured, err)
+	}
+	if name == "" {
+		return nil
+	}
+	err = i.call(ctx, "GetCertificateTemplate", func(ctx context.Context) error {
+		_, err := i.client.GetCertificateTemplate(ctx, &privatecapb.GetCertificateTemplateRequest{Name: name})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("certificate template %s: %w", name, classify(err))
 	}
 	return nil
 }

@@ -226,12 +226,20 @@ func TestIssueMisconfigured(t *testing.T) {
 func TestCheck(t *testing.T) {
 	const tmpl = "projects/acmera-test/locations/us-central1/certificateTemplates/tls-server"
 	e := newEnv(t, casfake.Config{Templates: []string{tmpl}}, 2)
-	if err := e.issuer.Check(testCtx(t), "tls-server", tmpl, ""); err != nil {
-		t.Fatalf("Check of an existing pool and template: %v", err)
+	if err := e.issuer.Check(testCtx(t)); err != nil {
+		t.Fatalf("Check of an existing pool: %v", err)
 	}
-	err := e.issuer.Check(testCtx(t), "tls-server", "no-such-template")
+	for _, ok := range []string{"tls-server", tmpl, ""} {
+		if err := e.issuer.CheckTemplate(testCtx(t), ok); err != nil {
+			t.Errorf("CheckTemplate(%q) of an existing template: %v", ok, err)
+		}
+	}
+	err := e.issuer.CheckTemplate(testCtx(t), "no-such-template")
 	if !errors.Is(err, ca.ErrMisconfigured) || !strings.Contains(err.Error(), "certificateTemplates/no-such-template") {
-		t.Errorf("Check of a missing template = %v, want ca.ErrMisconfigured naming it", err)
+		t.Errorf("CheckTemplate of a missing template = %v, want ca.ErrMisconfigured naming it", err)
+	}
+	if err := e.issuer.CheckTemplate(testCtx(t), "bad/template"); !errors.Is(err, ca.ErrMisconfigured) {
+		t.Errorf("CheckTemplate of a malformed name = %v, want ca.ErrMisconfigured", err)
 	}
 	e.fake.FailNext(casfake.MethodFetchCaCerts, 1, codes.NotFound)
 	err = e.issuer.Check(testCtx(t))
