@@ -2,7 +2,6 @@ package wfe
 
 import (
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -48,7 +47,7 @@ func (w *WFE) renewalInfo(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("Retry-After", strconv.FormatInt(int64(win.RetryAfter/time.Second), 10))
+	c.Response().Header().Set("Retry-After", retryAfter(win.RetryAfter))
 	return c.JSON(http.StatusOK, acme.RenewalInfo{SuggestedWindow: acme.Window{
 		Start: win.Start.UTC().Format(time.RFC3339), End: win.End.UTC().Format(time.RFC3339),
 	}})

@@ -185,14 +185,20 @@ func (w *WFE) httpError(err error, c echo.Context) {
 	w.writeProblem(c, p)
 }
 
+// retryAfter is a Retry-After value: whole seconds, rounded up (RFC 9110
+// §10.2.3).
+func retryAfter(d time.Duration) string {
+	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10)
+}
+
 func (w *WFE) writeProblem(c echo.Context, p *problem.Problem) {
 	st := p.Status
 	if st == 0 {
 		st = http.StatusBadRequest
 	}
 	c.Response().Header().Set(echo.HeaderContentType, problem.ContentType)
-	if p.RetryAfter > 0 { // whole seconds, rounded up (RFC 9110 §10.2.3)
-		c.Response().Header().Set("Retry-After", strconv.FormatInt(int64((p.RetryAfter+time.Second-1)/time.Second), 10))
+	if p.RetryAfter > 0 {
+		c.Response().Header().Set("Retry-After", retryAfter(p.RetryAfter))
 	}
 	if err := c.JSON(st, p); err != nil {
 		w.log.WarnContext(c.Request().Context(), "writing problem", "error", err.Error())
