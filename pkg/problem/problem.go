@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/acmera/acmera/pkg/acme"
 )
@@ -69,6 +70,19 @@ type Problem struct {
 	// RetryAfter, when positive, is sent as the Retry-After header, not in
 	// the document (RFC 8555 §6.6).
 	RetryAfter time.Duration `json:"-"`
+}
+
+// Truncate shortens a client-supplied value for a detail to at most n
+// bytes and an ellipsis, cutting at a character boundary so that a
+// non-ASCII value is never split inside a character.
+func Truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // Error implements error.

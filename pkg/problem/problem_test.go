@@ -21,3 +21,20 @@ func TestUnauthorizedStatuses(t *testing.T) {
 		t.Errorf("detail %q", d)
 	}
 }
+
+func TestTruncate(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"abcdef", 3, "abc…"},
+		{"bücher", 2, "b…"}, // ü is two bytes: never split
+		{"bücher", 3, "bü…"},
+	} {
+		if got := Truncate(tc.in, tc.n); got != tc.want {
+			t.Errorf("Truncate(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}

@@ -93,7 +93,7 @@ func (r *RA) NewAccount(ctx context.Context, req NewAccountRequest) (*core.Accou
 			return existing, false, err
 		}
 		return nil, false, problem.RateLimitedf(until.Sub(r.now()), "more than %d accounts were created from %s in an hour; retry after %s",
-			r.newAccountRate, truncate(req.Source, 64), until.UTC().Format(time.RFC3339))
+			r.newAccountRate, problem.Truncate(req.Source, 64), until.UTC().Format(time.RFC3339))
 	}
 	epoch := r.accounts.begin()
 	a := &core.Account{
@@ -151,33 +151,26 @@ func checkContacts(contact []string) ([]string, error) {
 		c = strings.TrimSpace(c)
 		const scheme = "mailto:"
 		if len(c) < len(scheme) || !strings.EqualFold(c[:len(scheme)], scheme) {
-			return nil, problem.New(problem.UnsupportedContact, "contact %q is not supported; only mailto: URLs are", truncate(c, 64))
+			return nil, problem.New(problem.UnsupportedContact, "contact %q is not supported; only mailto: URLs are", problem.Truncate(c, 64))
 		}
 		addr := strings.TrimSpace(c[len(scheme):])
 		if len(addr) > 254 {
-			return nil, problem.New(problem.InvalidContact, "contact %q is too long: %d characters, at most 254 (RFC 5321)", truncate(c, 64), len(addr))
+			return nil, problem.New(problem.InvalidContact, "contact %q is too long: %d characters, at most 254 (RFC 5321)", problem.Truncate(c, 64), len(addr))
 		}
 		if strings.ContainsAny(addr, "?,;") {
-			return nil, problem.New(problem.InvalidContact, "contact %q must name exactly one e-mail address with no header fields", truncate(c, 64))
+			return nil, problem.New(problem.InvalidContact, "contact %q must name exactly one e-mail address with no header fields", problem.Truncate(c, 64))
 		}
 		parsed, err := mail.ParseAddress(addr)
 		if err != nil || parsed.Address != addr || parsed.Name != "" {
-			return nil, problem.New(problem.InvalidContact, "contact %q is not a valid e-mail address", truncate(c, 64))
+			return nil, problem.New(problem.InvalidContact, "contact %q is not a valid e-mail address", problem.Truncate(c, 64))
 		}
 		at := strings.LastIndexByte(addr, '@')
 		if at < 1 || !strings.Contains(addr[at+1:], ".") {
-			return nil, problem.New(problem.InvalidContact, "contact %q has no domain with a dot", truncate(c, 64))
+			return nil, problem.New(problem.InvalidContact, "contact %q has no domain with a dot", problem.Truncate(c, 64))
 		}
 		out = append(out, scheme+addr)
 	}
 	return out, nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // UpdateAccount replaces an account's contacts (RFC 8555 §7.3.2).

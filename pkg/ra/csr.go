@@ -131,14 +131,11 @@ func checkCSR(der []byte, o *core.Order, acct *core.Account) (*x509.CertificateR
 	return csr, nil
 }
 
-// quote shows a client-supplied name in a detail: truncated to 64
-// characters (not bytes) and quoted rune by rune, so a non-ASCII name
-// reads as itself.
+// quote shows a client-supplied name in a detail: truncated at a
+// character boundary and quoted rune by rune, so a non-ASCII name reads
+// as itself.
 func quote(s string) string {
-	if r := []rune(s); len(r) > 64 {
-		s = string(r[:64]) + "…"
-	}
-	return strconv.Quote(strings.ToValidUTF8(s, "\uFFFD"))
+	return strconv.Quote(problem.Truncate(strings.ToValidUTF8(s, "\uFFFD"), 64))
 }
 
 // csrCommonName returns the CSR subject's commonName, refusing a subject

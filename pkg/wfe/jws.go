@@ -163,7 +163,7 @@ func parseFlattened(body []byte) (*flattened, *protectedHeader, error) {
 		return nil, nil, err
 	}
 	if !algAllowed(h.Alg) {
-		p := badAlgorithm("JWS algorithm %q is not accepted; use one of ES256, ES384, ES512, RS256, PS256, EdDSA", truncate(h.Alg, 16))
+		p := badAlgorithm("JWS algorithm %q is not accepted; use one of ES256, ES384, ES512, RS256, PS256, EdDSA", problem.Truncate(h.Alg, 16))
 		return nil, nil, p
 	}
 	// Checked after the algorithm, so that an unsecured JWS (alg "none",
@@ -235,7 +235,7 @@ func (w *WFE) verify(ctx context.Context, r *http.Request, mode keyMode) (*signe
 		return nil, problem.Malformedf("the JWS protected header has no url")
 	}
 	if want := w.requestURL(r); h.URL != want {
-		return nil, problem.Unauthorizedf("the JWS url %q does not match the request URL %q", truncate(h.URL, 200), want)
+		return nil, problem.Unauthorizedf("the JWS url %q does not match the request URL %q", problem.Truncate(h.URL, 200), want)
 	}
 	if h.Nonce == "" {
 		return nil, problem.New(problem.BadNonce, "the JWS protected header has no nonce")
@@ -321,7 +321,7 @@ func (w *WFE) accountFromKID(ctx context.Context, r *http.Request, kid string) (
 	rest, ok := strings.CutPrefix(kid, prefix)
 	parts := strings.Split(rest, "/")
 	if !ok || len(parts) != 3 || parts[1] != "account" || parts[2] == "" {
-		return nil, problem.Malformedf("kid %q is not an account URL of this server", truncate(kid, 200))
+		return nil, problem.Malformedf("kid %q is not an account URL of this server", problem.Truncate(kid, 200))
 	}
 	return w.ra.Account(ctx, parts[2])
 }
@@ -333,11 +333,4 @@ func thumbprint(k *jose.JSONWebKey) (string, error) {
 		return "", fmt.Errorf("jose.JSONWebKey.Thumbprint: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(t), nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -20,7 +20,7 @@ func parseTime(s, field string) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
-		return time.Time{}, problem.Malformedf("%s %q is not an RFC 3339 date-time", field, truncate(s, 40))
+		return time.Time{}, problem.Malformedf("%s %q is not an RFC 3339 date-time", field, problem.Truncate(s, 40))
 	}
 	return t, nil
 }
@@ -47,7 +47,7 @@ func (w *WFE) newOrder(c echo.Context) error {
 	profile := c.Param("profile")
 	if req.Profile != "" && req.Profile != profile {
 		if w.ra.Policy().Profile(req.Profile) == nil {
-			return problem.New(problem.InvalidProfile, "profile %q does not exist", truncate(req.Profile, 64))
+			return problem.New(problem.InvalidProfile, "profile %q does not exist", problem.Truncate(req.Profile, 64))
 		}
 		profile = req.Profile
 	}

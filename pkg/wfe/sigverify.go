@@ -69,21 +69,21 @@ func unsupportedKey(raw []byte, what string) *problem.Problem {
 		return nil
 	case "EC":
 		if k.Crv != "P-256" && k.Crv != "P-384" && k.Crv != "P-521" {
-			return bad("ECDSA curve %q is not allowed; use P-256, P-384 or P-521", truncate(k.Crv, 16))
+			return bad("ECDSA curve %q is not allowed; use P-256, P-384 or P-521", problem.Truncate(k.Crv, 16))
 		}
 		if k.D == "" {
 			return bad("its x and y are not a point on curve %s", k.Crv)
 		}
 	case "OKP":
 		if k.Crv != "Ed25519" {
-			return bad("OKP curve %q is not allowed; use Ed25519", truncate(k.Crv, 16))
+			return bad("OKP curve %q is not allowed; use Ed25519", problem.Truncate(k.Crv, 16))
 		}
 	case "oct":
 		return bad("a symmetric key (kty \"oct\") cannot sign ACME requests; use RSA, ECDSA or Ed25519")
 	case "":
 		return nil
 	default:
-		return bad("key type %q is not supported; use RSA, ECDSA or Ed25519", truncate(k.Kty, 16))
+		return bad("key type %q is not supported; use RSA, ECDSA or Ed25519", problem.Truncate(k.Kty, 16))
 	}
 	return nil
 }

@@ -150,7 +150,7 @@ func (w *WFE) common(next echo.HandlerFunc) echo.HandlerFunc {
 		h.Set("Replay-Nonce", w.nonces.Issue())
 		h.Set("Cache-Control", "no-store")
 		if w.ra.Policy().Profile(profile) == nil {
-			return problem.NotFound("profile " + truncate(profile, 64))
+			return problem.NotFound("profile " + problem.Truncate(profile, 64))
 		}
 		h.Add("Link", link(w.url(c, profile, pathDirectory), "index"))
 		return next(c)
