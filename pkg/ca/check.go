@@ -1,6 +1,7 @@
 package ca
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/x509"
 	"encoding/asn1"
@@ -37,7 +38,7 @@ func mismatch(format string, args ...any) error {
 // key, and a validity inside the requested one (up to ValiditySlack).
 // now is the time of the request, for a zero req.NotBefore.
 func CheckIssued(req IssueRequest, leaf *x509.Certificate, now time.Time) error {
-	if !sameNames(leaf.DNSNames, req.DNSNames) {
+	if !sameElements(leaf.DNSNames, req.DNSNames) {
 		return mismatch("its DNS names %v are not the order's %v", leaf.DNSNames, req.DNSNames)
 	}
 	if !sameIPs(leaf.IPAddresses, req.IPAddresses) {
@@ -54,7 +55,7 @@ func CheckIssued(req IssueRequest, leaf *x509.Certificate, now time.Time) error 
 	if leaf.IsCA || (leaf.KeyUsage&(x509.KeyUsageCertSign|x509.KeyUsageCRLSign)) != 0 {
 		return mismatch("it is a CA certificate")
 	}
-	if len(leaf.UnknownExtKeyUsage) > 0 || !sameUsages(leaf.ExtKeyUsage, req.ExtKeyUsage) {
+	if len(leaf.UnknownExtKeyUsage) > 0 || !sameElements(leaf.ExtKeyUsage, req.ExtKeyUsage) {
 		return mismatch("its extended key usages are not the profile's")
 	}
 	if leaf.Subject.CommonName != "" && leaf.Subject.CommonName != req.CommonName {
@@ -105,11 +106,13 @@ func onlyDNSAndIPNames(leaf *x509.Certificate) bool {
 	return true
 }
 
-func sameNames(got, want []string) bool {
+// sameElements reports whether got and want hold the same elements, each
+// as often, in any order.
+func sameElements[T cmp.Ordered](got, want []T) bool {
 	a, b := slices.Clone(got), slices.Clone(want)
 	slices.Sort(a)
 	slices.Sort(b)
-	return slices.Equal(slices.Compact(a), slices.Compact(b)) && len(got) == len(want)
+	return slices.Equal(a, b)
 }
 
 func sameIPs(got, want []net.IP) bool {
@@ -120,12 +123,5 @@ func sameIPs(got, want []net.IP) bool {
 		}
 		return out
 	}
-	return sameNames(str(got), str(want))
-}
-
-func sameUsages(got, want []x509.ExtKeyUsage) bool {
-	a, b := slices.Clone(got), slices.Clone(want)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(a, b)
+	return sameElements(str(got), str(want))
 }
