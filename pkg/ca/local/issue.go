@@ -54,13 +54,12 @@ func (c *CA) Issue(ctx context.Context, req ca.IssueRequest) (*ca.Issued, error)
 	if start.IsZero() {
 		start, back = req.RequestedAt, true
 	}
+	if start.IsZero() {
+		start = c.now()
+	}
 	lifetime := req.Lifetime
 	if !req.NotAfter.IsZero() {
-		s := start
-		if s.IsZero() {
-			s = c.now()
-		}
-		if lifetime = req.NotAfter.Sub(s); lifetime <= 0 {
+		if lifetime = req.NotAfter.Sub(start); lifetime <= 0 {
 			return nil, &ca.RejectedError{Detail: "the requested notAfter is not after the start of validity"}
 		}
 	}
