@@ -98,6 +98,9 @@ type NewOrderRequest struct {
 	NotBefore   string       `json:"notBefore,omitempty"`
 	NotAfter    string       `json:"notAfter,omitempty"`
 	Profile     string       `json:"profile,omitempty"`
+	// Replaces is the ARI certID of the certificate this order replaces
+	// (RFC 9773 §5).
+	Replaces string `json:"replaces,omitempty"`
 }
 
 // Order is the RFC 8555 §7.1.3 order object.
@@ -114,6 +117,8 @@ type Order struct {
 	// Profile is the profile the order was created under, echoed as
 	// draft-ietf-acme-profiles §4 asks.
 	Profile string `json:"profile,omitempty"`
+	// Replaces echoes the newOrder's "replaces" (RFC 9773 §5).
+	Replaces string `json:"replaces,omitempty"`
 }
 
 // FinalizeRequest is the payload of a finalize request (§7.4).

@@ -132,6 +132,10 @@ type Order struct {
 	// when it asked for none.
 	NotBefore time.Time
 	NotAfter  time.Time
+	// Replaces is the ARI certID (RFC 9773 §5) the client named in
+	// "replaces", as it sent it; ReplacesCertID is that certificate's ID.
+	// Both are empty for an order that replaces nothing.
+	Replaces, ReplacesCertID string
 	// AuthzIDs lists the authorizations of this order, one per identifier.
 	AuthzIDs []string
 	Error    *problem.Problem
@@ -177,6 +181,9 @@ type Certificate struct {
 	RevokedAt        time.Time
 	RevocationReason int
 	CreatedAt        time.Time
+	// ReplacedBy names the first order that replaced this certificate
+	// (RFC 9773 §5) and was finalized; empty until then.
+	ReplacedBy string
 }
 
 // ValidationResult is the outcome of one challenge validation, recorded by

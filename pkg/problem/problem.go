@@ -25,6 +25,7 @@ type Type string
 // ACME error types.
 const (
 	AccountDoesNotExist     Type = ns + "accountDoesNotExist"
+	AlreadyReplaced         Type = ns + "alreadyReplaced" // RFC 9773 §5
 	AlreadyRevoked          Type = ns + "alreadyRevoked"
 	BadCSR                  Type = ns + "badCSR"
 	BadNonce                Type = ns + "badNonce"
@@ -94,6 +95,7 @@ func (p *Problem) Error() string {
 // constructor says otherwise.
 var defaultStatus = map[Type]int{
 	AccountDoesNotExist:     http.StatusBadRequest,
+	AlreadyReplaced:         http.StatusConflict,
 	AlreadyRevoked:          http.StatusBadRequest,
 	BadCSR:                  http.StatusBadRequest,
 	BadNonce:                http.StatusBadRequest,

@@ -21,6 +21,9 @@ type NewOrderRequest struct {
 	Identifiers []acme.Identifier
 	// NotBefore and NotAfter are the requested validity; zero for none.
 	NotBefore, NotAfter time.Time
+	// Replaces is the ARI certID of the certificate the order replaces
+	// (RFC 9773 §5); empty for none.
+	Replaces string
 }
 
 // NewOrder checks that the account may use the profile
@@ -43,6 +46,12 @@ func (r *RA) NewOrder(ctx context.Context, acct *core.Account, req NewOrderReque
 	if err := checkValidity(pr, now, req.NotBefore, req.NotAfter); err != nil {
 		return nil, err
 	}
+	var replaces string
+	if req.Replaces != "" {
+		if replaces, err = r.checkReplaces(ctx, acct, req.Replaces, idents); err != nil {
+			return nil, err
+		}
+	}
 	if ok, until := r.orders.allow(acct.ID, pr.MaxOrdersPerHour, now); !ok {
 		return nil, problem.RateLimitedf(until.Sub(now), "this account placed more than %d orders in an hour; retry after %s",
 			pr.MaxOrdersPerHour, until.UTC().Format(time.RFC3339))
@@ -51,6 +60,9 @@ func (r *RA) NewOrder(ctx context.Context, acct *core.Account, req NewOrderReque
 		ID: core.NewID(), AccountID: acct.ID, Profile: req.Profile, Status: core.StatusPending,
 		Expires: now.Add(time.Duration(pr.PendingLifetime)), Identifiers: idents,
 		NotBefore: req.NotBefore, NotAfter: req.NotAfter, CreatedAt: now, UpdatedAt: now,
+	}
+	if replaces != "" {
+		o.Replaces, o.ReplacesCertID = req.Replaces, replaces
 	}
 	reuse, err := r.reusable(ctx, acct, req.Profile, idents, o.Expires)
 	if err != nil {
@@ -73,7 +85,7 @@ func (r *RA) NewOrder(ctx context.Context, acct *core.Account, req NewOrderReque
 		return nil, fmt.Errorf("store.CreateOrder: %w", err)
 	}
 	r.log.InfoContext(ctx, "order created", "event", "order.create", "account", acct.ID, "order", o.ID,
-		"identifiers", identValues(idents), "reused", len(idents)-len(fresh))
+		"identifiers", identValues(idents), "reused", len(idents)-len(fresh), "replaces", o.ReplacesCertID)
 	return o, nil
 }
 

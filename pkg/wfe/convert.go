@@ -55,7 +55,7 @@ func (w *WFE) wireOrder(c echo.Context, o *core.Order, now time.Time) acme.Order
 		Status: string(o.StatusAt(now)), Expires: timeString(o.Expires), Identifiers: o.Identifiers,
 		NotBefore: timeString(o.NotBefore), NotAfter: timeString(o.NotAfter), Error: problemJSON(o.Error),
 		Authorizations: make([]string, len(o.AuthzIDs)), Finalize: w.orderURL(c, o) + "/finalize",
-		Profile: o.Profile,
+		Profile: o.Profile, Replaces: o.Replaces,
 	}
 	for i, id := range o.AuthzIDs {
 		out.Authorizations[i] = w.url(c, o.Profile, pathAuthz, id)

@@ -51,7 +51,7 @@ func (w *WFE) newOrder(c echo.Context) error {
 		}
 		profile = req.Profile
 	}
-	o, err := w.ra.NewOrder(ctx, s.account, ra.NewOrderRequest{Profile: profile, Identifiers: req.Identifiers, NotBefore: nb, NotAfter: na})
+	o, err := w.ra.NewOrder(ctx, s.account, ra.NewOrderRequest{Profile: profile, Identifiers: req.Identifiers, NotBefore: nb, NotAfter: na, Replaces: req.Replaces})
 	if err != nil {
 		return err
 	}

@@ -38,6 +38,7 @@ type certDoc struct {
 	revokedAt                               time.Time
 	reason                                  int64
 	createdAt                               time.Time
+	replacedBy                              string // a trailing field (see reader.more)
 }
 
 const (
@@ -49,7 +50,7 @@ func certToDoc(c *core.Certificate) certDoc {
 	d := certDoc{id: c.ID, accountID: c.AccountID, orderID: c.OrderID, profile: c.Profile,
 		serial: c.Serial, chain: c.Chain, notBefore: c.NotBefore, notAfter: c.NotAfter,
 		caResource: c.CAResource, status: string(c.Status), revokedAt: c.RevokedAt,
-		reason: int64(c.RevocationReason), createdAt: c.CreatedAt}
+		reason: int64(c.RevocationReason), createdAt: c.CreatedAt, replacedBy: c.ReplacedBy}
 	d.leafDER, d.tail = splitChain(c.Chain)
 	if d.leafDER != nil {
 		sum := sha256.Sum256(d.tail)
@@ -77,7 +78,8 @@ func (d *certDoc) core() *core.Certificate {
 	return &core.Certificate{ID: d.id, AccountID: d.accountID, OrderID: d.orderID,
 		Profile: d.profile, Serial: d.serial, Chain: d.chain, NotBefore: d.notBefore,
 		NotAfter: d.notAfter, CAResource: d.caResource, Status: core.Status(d.status),
-		RevokedAt: d.revokedAt, RevocationReason: int(d.reason), CreatedAt: d.createdAt}
+		RevokedAt: d.revokedAt, RevocationReason: int(d.reason), CreatedAt: d.createdAt,
+		ReplacedBy: d.replacedBy}
 }
 
 func (d *certDoc) encode() []byte {
@@ -102,6 +104,9 @@ func (d *certDoc) encode() []byte {
 	w.time(d.revokedAt)
 	w.int(d.reason)
 	w.time(d.createdAt)
+	if d.replacedBy != "" {
+		w.str(d.replacedBy)
+	}
 	return w.b
 }
 
@@ -124,6 +129,10 @@ func (d *certDoc) decode(b []byte) error {
 	d.notBefore, d.notAfter = r.time(), r.time()
 	d.caResource, d.status, d.revokedAt = r.str(), r.str(), r.time()
 	d.reason, d.createdAt = r.int(), r.time()
+	d.replacedBy = ""
+	if r.more() {
+		d.replacedBy = r.str()
+	}
 	if r.err == nil && d.leafDER == nil && d.tailKey != nil {
 		r.fail()
 	}

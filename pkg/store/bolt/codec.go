@@ -100,6 +100,10 @@ func newReaderAny(b []byte) (*reader, byte) {
 
 func (r *reader) fail() { r.err = errCorrupt; r.b = nil }
 
+// more reports whether fields remain: a field appended to a layout later
+// is read only when present, so documents written before it still decode.
+func (r *reader) more() bool { return r.err == nil && len(r.b) > 0 }
+
 func (r *reader) uint() uint64 {
 	if r.err != nil {
 		return 0

@@ -20,16 +20,25 @@ func TestDecodeTruncated(t *testing.T) {
 	acct := accountDoc{id: "a", thumbprint: "tp", key: []byte("{}"), contact: []string{"mailto:x"}, status: "valid", createdAt: now}
 	cert := certDoc{id: "c", serial: "ff", chain: []byte("pem"), notAfter: now, status: "valid", reason: 4}
 	compact := certDoc{id: "c", serial: "ff", leafDER: []byte{0x30, 0}, tailKey: make([]byte, 32), notAfter: now, status: "valid"}
+	replacing := order
+	replacing.replaces, replacing.replacesCertID = "aki.serial", "c"
+	replaced := cert
+	replaced.replacedBy = "o2"
 	tests := []struct {
 		name string
 		enc  []byte
 		dec  func() decoder
+		// older is the length of the same document in the layout before
+		// its trailing fields (reader.more), which decodes; 0 for none.
+		older int
 	}{
-		{"order", order.encode(), func() decoder { return new(orderDoc) }},
-		{"authz", authz.encode(), func() decoder { return new(authzDoc) }},
-		{"account", acct.encode(), func() decoder { return new(accountDoc) }},
-		{"cert", cert.encode(), func() decoder { return new(certDoc) }},
-		{"compact cert", compact.encode(), func() decoder { return new(certDoc) }},
+		{"order", order.encode(), func() decoder { return new(orderDoc) }, 0},
+		{"authz", authz.encode(), func() decoder { return new(authzDoc) }, 0},
+		{"account", acct.encode(), func() decoder { return new(accountDoc) }, 0},
+		{"cert", cert.encode(), func() decoder { return new(certDoc) }, 0},
+		{"compact cert", compact.encode(), func() decoder { return new(certDoc) }, 0},
+		{"replacing order", replacing.encode(), func() decoder { return new(orderDoc) }, len(order.encode())},
+		{"replaced cert", replaced.encode(), func() decoder { return new(certDoc) }, len(cert.encode())},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -37,6 +46,12 @@ func TestDecodeTruncated(t *testing.T) {
 				t.Fatalf("decode(full): %v", err)
 			}
 			for n := range len(tc.enc) {
+				if n == tc.older && n > 0 {
+					if err := tc.dec().decode(tc.enc[:n]); err != nil {
+						t.Errorf("decode(the %d bytes of the older layout) = %v", n, err)
+					}
+					continue
+				}
 				if err := tc.dec().decode(tc.enc[:n]); !errors.Is(err, errCorrupt) {
 					t.Errorf("decode(first %d of %d bytes) = %v, want errCorrupt", n, len(tc.enc), err)
 				}

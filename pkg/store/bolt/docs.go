@@ -50,6 +50,8 @@ type orderDoc struct {
 	csr                            []byte
 	certificateID                  string
 	createdAt, updatedAt           time.Time
+	// replaces and replacesCertID are trailing fields (see reader.more).
+	replaces, replacesCertID string
 }
 
 func encodeProblem(p *problem.Problem) ([]byte, error) {
@@ -196,7 +198,8 @@ func orderToDoc(o *core.Order) (orderDoc, error) {
 	return orderDoc{id: o.ID, accountID: o.AccountID, profile: o.Profile, status: string(o.Status),
 		expires: o.Expires, idents: o.Identifiers, notBefore: o.NotBefore, notAfter: o.NotAfter,
 		authzIDs: o.AuthzIDs, errJSON: ej, csr: o.CSR, certificateID: o.CertificateID,
-		createdAt: o.CreatedAt, updatedAt: o.UpdatedAt}, nil
+		createdAt: o.CreatedAt, updatedAt: o.UpdatedAt, replaces: o.Replaces,
+		replacesCertID: o.ReplacesCertID}, nil
 }
 
 func (d *orderDoc) core() (*core.Order, error) {
@@ -208,7 +211,7 @@ func (d *orderDoc) core() (*core.Order, error) {
 		Status: core.Status(d.status), Expires: d.expires, Identifiers: d.idents,
 		NotBefore: d.notBefore, NotAfter: d.notAfter, AuthzIDs: d.authzIDs, Error: p,
 		CSR: d.csr, CertificateID: d.certificateID, CreatedAt: d.createdAt,
-		UpdatedAt: d.updatedAt}, nil
+		UpdatedAt: d.updatedAt, Replaces: d.replaces, ReplacesCertID: d.replacesCertID}, nil
 }
 
 func (d *orderDoc) encode() []byte {
@@ -231,6 +234,10 @@ func (d *orderDoc) encode() []byte {
 	w.str(d.certificateID)
 	w.time(d.createdAt)
 	w.time(d.updatedAt)
+	if d.replaces != "" || d.replacesCertID != "" {
+		w.str(d.replaces)
+		w.str(d.replacesCertID)
+	}
 	return w.b
 }
 
@@ -246,5 +253,9 @@ func (d *orderDoc) decode(b []byte) error {
 	d.notBefore, d.notAfter, d.authzIDs = r.time(), r.time(), r.strs()
 	d.errJSON, d.csr, d.certificateID = r.bytes(), r.bytes(), r.str()
 	d.createdAt, d.updatedAt = r.time(), r.time()
+	d.replaces, d.replacesCertID = "", ""
+	if r.more() {
+		d.replaces, d.replacesCertID = r.str(), r.str()
+	}
 	return r.err
 }

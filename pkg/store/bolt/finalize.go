@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/acmera/acmera/pkg/core"
 	"github.com/acmera/acmera/pkg/problem"
+	"github.com/acmera/acmera/pkg/store"
 )
 
 // orderResult converts the order a transition captured; err is the
@@ -99,12 +101,35 @@ func (s *Store) CompleteFinalize(ctx context.Context, orderID string, cert *core
 		if err := put(tx, bucketCerts, []byte(orderID), cval); err != nil {
 			return err
 		}
+		if err := markReplaced(tx, d); err != nil {
+			return err
+		}
 		if cd.serial == "" {
 			return nil
 		}
 		return put(tx, bucketCertSerials, []byte(cd.serial), []byte(orderID))
 	})
 	return orderResult(out, err)
+}
+
+// markReplaced records order d as the replacement of the certificate it
+// names in replaces (RFC 9773 §5), unless an earlier order already is or
+// the certificate is gone.
+func markReplaced(tx *bbolt.Tx, d *orderDoc) error {
+	if d.replacesCertID == "" || d.replacesCertID == d.id {
+		return nil
+	}
+	old := new(certDoc)
+	switch err := loadCert(tx, d.replacesCertID, old); {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case old.replacedBy != "":
+		return nil
+	}
+	old.replacedBy = d.id
+	return put(tx, bucketCerts, []byte(old.id), old.encode())
 }
 
 // FailFinalize moves a processing order to invalid with prob (RFC 8555

@@ -40,6 +40,7 @@ const (
 	fRevokedAt     = "revokedAt"
 	fReason        = "revocationReason"
 	fRevision      = "rev"
+	fReplacedBy    = "replacedBy"
 )
 
 // TTL policy (the expireAt field; Firestore deletes a document some time,
@@ -118,9 +119,12 @@ type orderDoc struct {
 	Error         string     `firestore:"error,omitempty"`
 	CSR           []byte     `firestore:"csr,omitempty"`
 	CertificateID string     `firestore:"certificateId,omitempty"`
-	CreatedAt     time.Time  `firestore:"createdAt"`
-	UpdatedAt     time.Time  `firestore:"updatedAt,omitempty"`
-	ExpireAt      time.Time  `firestore:"expireAt"`
+	// Replaces and ReplacesCertID: see core.Order.
+	Replaces       string    `firestore:"replaces,omitempty"`
+	ReplacesCertID string    `firestore:"replacesCertId,omitempty"`
+	CreatedAt      time.Time `firestore:"createdAt"`
+	UpdatedAt      time.Time `firestore:"updatedAt,omitempty"`
+	ExpireAt       time.Time `firestore:"expireAt"`
 	// Revision counts the order's writes by RecordValidation (see
 	// validationPlan.commit); never read back into core.Order.
 	Revision int64 `firestore:"rev"`
@@ -140,6 +144,7 @@ type certDoc struct {
 	RevocationReason int64     `firestore:"revocationReason"`
 	CreatedAt        time.Time `firestore:"createdAt"`
 	ExpireAt         time.Time `firestore:"expireAt"`
+	ReplacedBy       string    `firestore:"replacedBy,omitempty"`
 }
 
 type nonceDoc struct {

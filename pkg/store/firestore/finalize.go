@@ -2,12 +2,14 @@ package firestore
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"cloud.google.com/go/firestore"
 
 	"github.com/acmera/acmera/pkg/core"
 	"github.com/acmera/acmera/pkg/problem"
+	"github.com/acmera/acmera/pkg/store"
 )
 
 // BeginFinalize moves a ready, unexpired order to processing and stores its
@@ -75,7 +77,9 @@ func (s *Store) authzsValid(ctx context.Context, o *core.Order, now time.Time) e
 }
 
 // CompleteFinalize moves a processing order to valid and Creates its
-// certificate in one transaction: 1 read (the order), 2 writes. The
+// certificate in one transaction: 1 read (the order), 2 writes; an order
+// that replaces a certificate (RFC 9773 §5) also reads that certificate and,
+// if no earlier order replaced it, marks it replaced by this one. The
 // certificate's document ID is the order ID whatever cert.ID says, so an
 // order never records two.
 func (s *Store) CompleteFinalize(ctx context.Context, orderID string, cert *core.Certificate) (*core.Order, error) {
@@ -101,6 +105,27 @@ func (s *Store) CompleteFinalize(ctx context.Context, orderID string, cert *core
 			current = o
 			return conflictf("%s: order %s is %s", call, orderID, o.Status)
 		}
+		// Every read comes before the first write, as transactions require.
+		var replaced *firestore.DocumentRef
+		if o.ReplacesCertID != "" && o.ReplacesCertID != orderID {
+			ref, err := doc(s.certs, o.ReplacesCertID)
+			if err != nil {
+				return err
+			}
+			old, err := tx.Get(ref)
+			if err != nil {
+				err = readErr(call+": Transaction.Get(replaced certificate)", err)
+			}
+			switch {
+			case errors.Is(err, store.ErrNotFound):
+			case err != nil:
+				return err
+			default:
+				if by, _ := old.DataAt(fReplacedBy); by == nil || by == "" {
+					replaced = ref
+				}
+			}
+		}
 		o.Status, o.CertificateID, o.UpdatedAt = core.StatusValid, orderID, s.now()
 		ups, err := orderStateUpdates(o, certExpireAt(cert))
 		if err != nil {
@@ -108,6 +133,11 @@ func (s *Store) CompleteFinalize(ctx context.Context, orderID string, cert *core
 		}
 		if err := tx.Create(cref, cd); err != nil {
 			return err
+		}
+		if replaced != nil {
+			if err := tx.Update(replaced, []firestore.Update{{Path: fReplacedBy, Value: orderID}}); err != nil {
+				return err
+			}
 		}
 		if err := tx.Update(oref, append(ups, firestore.Update{Path: fCertificateID, Value: orderID})); err != nil {
 			return err

@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Finalize/Complete", testCompleteFinalize},
 		{"Finalize/Fail", testFailFinalize},
 		{"Certificate/Revoke", testRevokeCertificate},
+		{"Certificate/Replaces", testReplaces},
 		{"Nonce/Redeem", testRedeemNonce},
 		{"Race/CreateAccount", testRaceCreateAccount},
 		{"Race/BeginFinalize", testRaceBeginFinalize},
