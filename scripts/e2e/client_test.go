@@ -71,6 +71,13 @@ func (e *env) authorize(ctx context.Context, t *testing.T, cl *acme.Client, ids 
 	if o.Status != acme.StatusPending || len(o.AuthzURLs) != len(ids) {
 		t.Fatalf("new order: status %s with %d authorizations, want pending with %d", o.Status, len(o.AuthzURLs), len(ids))
 	}
+	return e.answer(ctx, t, cl, o, pick)
+}
+
+// answer answers one challenge of each authorization of o that is not
+// valid yet and waits for the order to be ready.
+func (e *env) answer(ctx context.Context, t *testing.T, cl *acme.Client, o *acme.Order, pick chooser) *acme.Order {
+	t.Helper()
 	for _, u := range o.AuthzURLs {
 		z, err := cl.GetAuthorization(ctx, u)
 		if err != nil {
@@ -90,7 +97,7 @@ func (e *env) authorize(ctx context.Context, t *testing.T, cl *acme.Client, ids 
 			t.Fatalf("WaitAuthorization %s (%s): %v", z.Identifier.Value, ch.Type, err)
 		}
 	}
-	o, err = cl.WaitOrder(ctx, o.URI)
+	o, err := cl.WaitOrder(ctx, o.URI)
 	if err != nil {
 		t.Fatalf("WaitOrder: %v", err)
 	}
