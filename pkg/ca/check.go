@@ -35,7 +35,8 @@ func mismatch(format string, args ...any) error {
 // CheckIssued checks that leaf is the certificate req asked for, before it
 // is stored or served: exactly the requested names and no other kind of
 // name, not a CA, exactly the requested extended key usages, the requested
-// key, and a validity inside the requested one (up to ValiditySlack).
+// key, and the requested validity (up to ValiditySlack either way at the
+// end; a start up to ValiditySlack late, or any earlier backdating).
 // now is the time of the request, for a zero req.NotBefore.
 func CheckIssued(req IssueRequest, leaf *x509.Certificate, now time.Time) error {
 	if !sameElements(leaf.DNSNames, req.DNSNames) {
@@ -76,6 +77,20 @@ func CheckIssued(req IssueRequest, leaf *x509.Certificate, now time.Time) error 
 	if leaf.NotAfter.After(end.Add(ValiditySlack)) {
 		return mismatch("it is valid until %s, after the requested %s",
 			leaf.NotAfter.UTC().Format(time.RFC3339), end.UTC().Format(time.RFC3339))
+	}
+	// The end may not come early either: a CA that shortens the validity
+	// (its own certificate expires first, or it caps lifetimes) is
+	// reported, not hidden. With no notAfter asked, the earliest end is a
+	// lifetime after the request began (the same on every retry).
+	earliest := req.NotAfter
+	if earliest.IsZero() {
+		if s := cmp.Or(req.NotBefore, req.RequestedAt); !s.IsZero() {
+			earliest = s.Add(req.Lifetime)
+		}
+	}
+	if !earliest.IsZero() && leaf.NotAfter.Before(earliest.Add(-ValiditySlack)) {
+		return mismatch("it ends at %s, before the requested %s: the CA shortened its validity (an issuing CA certificate that expires first, or a maximum lifetime on the CA side)",
+			leaf.NotAfter.UTC().Format(time.RFC3339), earliest.UTC().Format(time.RFC3339))
 	}
 	if leaf.NotBefore.After(start.Add(ValiditySlack)) || !leaf.NotAfter.After(leaf.NotBefore) {
 		return mismatch("its validity %s to %s does not start when requested",

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
+	"errors"
 	"math/big"
 	"net"
 	"net/url"
@@ -106,13 +107,50 @@ func TestCheckIssuedNotAfter(t *testing.T) {
 	for _, tc := range []struct {
 		end  time.Time
 		want bool
-	}{{now.Add(3 * time.Hour), true}, {now.Add(4 * time.Hour), false}} {
+	}{
+		{now.Add(3 * time.Hour), true},
+		{now.Add(3*time.Hour - time.Second), true}, // CAS truncates its lifetime to whole seconds
+		{now.Add(4 * time.Hour), false},
+		{now.Add(2 * time.Hour), false}, // truncated: the CA's own certificate ends first
+	} {
 		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: req.DNSNames, NotBefore: now, NotAfter: tc.end,
 			ExtKeyUsage: req.ExtKeyUsage, BasicConstraintsValid: true}
 		der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 		leaf, _ := x509.ParseCertificate(der)
 		if err := ca.CheckIssued(req, leaf, now); (err == nil) != tc.want {
 			t.Errorf("ending %s: %v, want match %v", tc.end, err, tc.want)
+		}
+	}
+}
+
+// With no notAfter asked, the certificate must live the lifetime from the
+// start of the request: a retry that mints it later may end later, but a
+// CA that ends it early is caught.
+func TestCheckIssuedDefaultLifetimeTruncated(t *testing.T) {
+	requested := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	now := requested.Add(5 * time.Minute) // a retry, after the outbox delay
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	req := ca.IssueRequest{PublicKey: key.Public(), DNSNames: []string{"a.example"}, Lifetime: 24 * time.Hour,
+		RequestedAt: requested, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	for _, tc := range []struct {
+		start, end time.Time
+		want       string // "" for a match
+	}{
+		{requested, requested.Add(24 * time.Hour), ""},
+		{now, now.Add(24 * time.Hour), ""},
+		{requested, requested.Add(20 * time.Hour), "shortened"},
+	} {
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: req.DNSNames, NotBefore: tc.start, NotAfter: tc.end,
+			ExtKeyUsage: req.ExtKeyUsage, BasicConstraintsValid: true}
+		der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+		leaf, _ := x509.ParseCertificate(der)
+		err := ca.CheckIssued(req, leaf, now)
+		var m *ca.MismatchError
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s to %s: %v, want a match", tc.start, tc.end, err)
+		case tc.want != "" && (!errors.As(err, &m) || !strings.Contains(m.Detail, tc.want)):
+			t.Errorf("%s to %s: %v, want a mismatch saying %q", tc.start, tc.end, err, tc.want)
 		}
 	}
 }

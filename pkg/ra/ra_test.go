@@ -593,3 +593,39 @@ func TestAuthorizationReuseHonoursDeactivationAndRollover(t *testing.T) {
 		t.Fatalf("after deactivation: %v %v, want pending with a new authorization", fresh.Status, err)
 	}
 }
+
+// A CA that ends the certificate before the order's notAfter (its own
+// certificate expires first, or it caps lifetimes) is reported: the order
+// fails with caMisissued saying the validity was shortened, and the
+// certificate is revoked rather than served with other contents than the
+// order asked (RFC 8555 §7.4).
+func TestFinalizeReportsATruncatingCA(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		notAfter time.Duration // of the order; 0 for the profile's default lifetime
+	}{{"default lifetime", 0}, {"notAfter", 3 * time.Hour}} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, 0)
+			req := NewOrderRequest{Profile: "acme", Identifiers: []acme.Identifier{{Type: "ip", Value: "127.0.0.1"}}}
+			if tc.notAfter > 0 {
+				req.NotAfter = f.now.Add(tc.notAfter)
+			}
+			o := f.validatedOrder(t, req)
+			rev := &revokeLog{}
+			f.ra.ca = revokingCA{tamperCA{f.ca, func(r *ca.IssueRequest) {
+				r.Lifetime -= time.Hour
+				if !r.NotAfter.IsZero() {
+					r.NotAfter = r.NotAfter.Add(-time.Hour)
+				}
+			}}, rev}
+			got, err := f.ra.Finalize(t.Context(), f.acct, o.ID, csrDER(t))
+			if err != nil || got.Status != core.StatusInvalid || got.Error == nil || got.Error.Type != problem.CAMisissued ||
+				!strings.Contains(got.Error.Detail, "shortened") {
+				t.Fatalf("finalize: %+v %v, want invalid with caMisissued saying the CA shortened the validity", got, err)
+			}
+			if len(rev.reqs) != 1 || got.CertificateID != "" {
+				t.Fatalf("revocations %d, certificate %q; want the shortened certificate revoked and not recorded", len(rev.reqs), got.CertificateID)
+			}
+		})
+	}
+}

@@ -299,12 +299,17 @@ func TestIssueLifetimeTruncatedAtCAExpiry(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := issueReq(t, "order-life-"+tt.name, ecKey(t, elliptic.P256()))
-			req.Lifetime = tt.lifetime
+			req.Lifetime, req.RequestedAt = tt.lifetime, time.Now()
 			got, err := e.issuer.Issue(testCtx(t), req)
 			if err != nil {
 				t.Fatalf("Issue: %v", err)
 			}
 			leaf, inter := parse(t, got.Chain[0]), parse(t, got.Chain[1])
+			// The RA's check reports the truncation instead of hiding it.
+			var m *ca.MismatchError
+			if err := ca.CheckIssued(req, leaf, time.Now()); tt.wantCA != (errors.As(err, &m) && strings.Contains(m.Detail, "shortened")) {
+				t.Errorf("CheckIssued: %v, want a shortened-validity mismatch: %v", err, tt.wantCA)
+			}
 			if tt.wantCA {
 				if !leaf.NotAfter.Equal(inter.NotAfter) {
 					t.Errorf("leaf NotAfter %v, want the CA's %v", leaf.NotAfter, inter.NotAfter)
