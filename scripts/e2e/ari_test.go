@@ -92,7 +92,9 @@ func TestXCryptoProfilesLifetimesARI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ri struct{ SuggestedWindow struct{ Start, End time.Time } }
+	var ri struct {
+		SuggestedWindow struct{ Start, End time.Time }
+	}
 	err = json.NewDecoder(res.Body).Decode(&ri)
 	res.Body.Close()
 	if w := ri.SuggestedWindow; err != nil || res.StatusCode != 200 || res.Header.Get("Retry-After") == "" ||
@@ -125,4 +127,3 @@ func ariCertID(leaf *x509.Certificate) string {
 	}
 	return b64.EncodeToString(leaf.AuthorityKeyId) + "." + b64.EncodeToString(serial)
 }
-
