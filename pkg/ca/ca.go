@@ -109,10 +109,12 @@ type RevokeRequest struct {
 var ErrNotIssued = errors.New("ca: no certificate was issued for the request")
 
 // Finder is implemented by a CA that can say whether it issued for a
-// request ID (CAS: the certificate_id derived from it). The RA ends an
-// order the CA has not answered for only when Find says ErrNotIssued.
+// request (CAS: by the certificate_id derived from its RequestID; Vault: by
+// the request's key and names among the certificates it stored since
+// RequestedAt). The RA ends an order the CA has not answered for only when
+// Find says ErrNotIssued.
 type Finder interface {
-	Find(ctx context.Context, requestID string) (*Issued, error)
+	Find(ctx context.Context, req IssueRequest) (*Issued, error)
 }
 
 // Issuer signs and revokes certificates.

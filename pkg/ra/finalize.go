@@ -267,13 +267,13 @@ func (r *RA) retryFinalize(ctx context.Context, t queue.Task) error {
 	// says it never issued; the check comes before a new attempt, so no
 	// attempt of this run can still be in flight at the CA.
 	if f, ok := r.ca.(ca.Finder); ok {
-		issued, err := f.Find(ctx, ca.RequestID(o.ID))
+		req, err := r.issueRequest(o, csr)
+		if err != nil {
+			return err
+		}
+		issued, err := f.Find(ctx, req)
 		switch {
 		case err == nil:
-			req, err := r.issueRequest(o, csr)
-			if err != nil {
-				return err
-			}
 			_, err = r.record(ctx, o, req, issued)
 			return err
 		case errors.Is(err, ca.ErrNotIssued) && r.now().Sub(o.UpdatedAt) > r.finalizeTimeout:

@@ -199,7 +199,7 @@ func TestFinalizeRetriesTransientCAFailure(t *testing.T) {
 // notIssuedCA is a flakyCA that can say it never issued (ca.Finder).
 type notIssuedCA struct{ *flakyCA }
 
-func (notIssuedCA) Find(context.Context, string) (*ca.Issued, error) { return nil, ca.ErrNotIssued }
+func (notIssuedCA) Find(context.Context, ca.IssueRequest) (*ca.Issued, error) { return nil, ca.ErrNotIssued }
 
 // An order left processing past the finalize timeout ends invalid only
 // when the CA says it never issued for it; a CA that cannot say keeps the
@@ -510,8 +510,8 @@ func (c findingCA) Issue(context.Context, ca.IssueRequest) (*ca.Issued, error) {
 	return nil, &ca.RejectedError{Detail: "the CA is disabled"}
 }
 
-func (c findingCA) Find(ctx context.Context, requestID string) (*ca.Issued, error) {
-	return c.found(ctx, requestID)
+func (c findingCA) Find(ctx context.Context, req ca.IssueRequest) (*ca.Issued, error) {
+	return c.found(ctx, req.RequestID)
 }
 
 // A retry records the certificate the CA minted for an earlier attempt

@@ -366,12 +366,13 @@ func (i *Issuer) Roots(ctx context.Context) ([][]byte, error) {
 	return roots, nil
 }
 
-// Find implements ca.Finder: the certificate issued for requestID, read by
-// the certificate_id derived from it. NotFound is ca.ErrNotIssued only in
+// Find implements ca.Finder: the certificate issued for req.RequestID,
+// read by the certificate_id derived from it. NotFound is ca.ErrNotIssued only in
 // a pool Check found to be ENTERPRISE tier; a DevOps-tier pool stores no
 // certificates, so there (or before Check) NotFound proves nothing and
 // the RA keeps the order processing.
-func (i *Issuer) Find(ctx context.Context, requestID string) (*ca.Issued, error) {
+func (i *Issuer) Find(ctx context.Context, req ca.IssueRequest) (*ca.Issued, error) {
+	requestID := req.RequestID
 	if !i.enterprise.Load() {
 		return nil, errors.New("cas: the pool's tier is not known to be ENTERPRISE; a DevOps pool keeps no certificates to find")
 	}

@@ -376,20 +376,20 @@ func TestIssueHonoursNotAfter(t *testing.T) {
 func TestFindByTier(t *testing.T) {
 	ent := newEnv(t, casfake.Config{}, 2)
 	req := issueReq(t, "order-find", ecKey(t, elliptic.P256()))
-	if _, err := ent.issuer.Find(testCtx(t), ca.RequestID("order-none")); err == nil || errors.Is(err, ca.ErrNotIssued) {
+	if _, err := ent.issuer.Find(testCtx(t), ca.IssueRequest{RequestID: ca.RequestID("order-none")}); err == nil || errors.Is(err, ca.ErrNotIssued) {
 		t.Fatalf("Find before Check: %v, want an answer that proves nothing", err)
 	}
 	if err := ent.issuer.Check(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ent.issuer.Find(testCtx(t), ca.RequestID("order-none")); !errors.Is(err, ca.ErrNotIssued) {
+	if _, err := ent.issuer.Find(testCtx(t), ca.IssueRequest{RequestID: ca.RequestID("order-none")}); !errors.Is(err, ca.ErrNotIssued) {
 		t.Fatalf("Find of nothing in an ENTERPRISE pool: %v, want ErrNotIssued", err)
 	}
 	minted, err := ent.issuer.Issue(testCtx(t), req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	found, err := ent.issuer.Find(testCtx(t), req.RequestID)
+	found, err := ent.issuer.Find(testCtx(t), ca.IssueRequest{RequestID: req.RequestID})
 	if err != nil || string(found.Chain[0]) != string(minted.Chain[0]) {
 		t.Fatalf("Find of the minted certificate: %v", err)
 	}
@@ -397,7 +397,7 @@ func TestFindByTier(t *testing.T) {
 	if err := dev.issuer.Check(testCtx(t)); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dev.issuer.Find(testCtx(t), ca.RequestID("order-none")); err == nil || errors.Is(err, ca.ErrNotIssued) {
+	if _, err := dev.issuer.Find(testCtx(t), ca.IssueRequest{RequestID: ca.RequestID("order-none")}); err == nil || errors.Is(err, ca.ErrNotIssued) {
 		t.Fatalf("Find in a DevOps pool: %v, want an answer that proves nothing", err)
 	}
 }
