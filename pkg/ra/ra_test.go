@@ -199,7 +199,9 @@ func TestFinalizeRetriesTransientCAFailure(t *testing.T) {
 // notIssuedCA is a flakyCA that can say it never issued (ca.Finder).
 type notIssuedCA struct{ *flakyCA }
 
-func (notIssuedCA) Find(context.Context, ca.IssueRequest) (*ca.Issued, error) { return nil, ca.ErrNotIssued }
+func (notIssuedCA) Find(context.Context, ca.IssueRequest) (*ca.Issued, error) {
+	return nil, ca.ErrNotIssued
+}
 
 // An order left processing past the finalize timeout ends invalid only
 // when the CA says it never issued for it; a CA that cannot say keeps the
