@@ -140,3 +140,17 @@ func TestCAAOff(t *testing.T) {
 		t.Errorf("%d CAA queries, want none", n)
 	}
 }
+
+// TestCAARetries checks that a SERVFAIL is asked again Attempts times, and
+// no more, before the dns problem.
+func TestCAARetries(t *testing.T) {
+	d := startDNS(t, false)
+	caaZone(t, d)
+	v := newTestValidator(t, Config{Resolvers: []string{d.addr}, Attempts: 2})
+	p := validate(t, v, Request{Identifier: acme.Identifier{Type: acme.IdentifierDNS, Value: "servfail.corp.test"},
+		Type: acme.ChallengeDNS01, Token: dnsToken, KeyAuthorization: keyAuthFor(dnsToken), CAA: &CAA{Identities: []string{caaCA}}})
+	wantProblem(t, p, problem.DNS, "SERVFAIL")
+	if n := d.count("servfail.corp.test.", "CAA", "udp"); n != 2 {
+		t.Errorf("%d CAA queries for the failing name, want 2 (Attempts)", n)
+	}
+}
