@@ -85,6 +85,10 @@ type Profile struct {
 	// MaxOrdersPerHour caps the new orders of one account per hour on one
 	// instance; default 3000, negative for no limit.
 	MaxOrdersPerHour int `json:"maxOrdersPerHour,omitempty"`
+	// CAAIdentities are this CA's issuer domain names for CAA (RFC 8659
+	// §4.2, RFC 8555 §7.1.1 meta.caaIdentities). Non-empty turns CAA
+	// checking on for the profile (caa.go).
+	CAAIdentities []string `json:"caaIdentities,omitempty"`
 
 	ranges []netip.Prefix
 }
@@ -165,6 +169,9 @@ func (pr *Profile) init() error {
 		// Refused rather than ignored: a profile that asks for EAB must
 		// never silently accept accounts without it.
 		return fmt.Errorf("requireEAB: external account binding is not implemented yet")
+	}
+	if err := pr.initCAA(); err != nil {
+		return err
 	}
 	if pr.DefaultLifetime > pr.MaxLifetime {
 		return fmt.Errorf("defaultLifetime %v exceeds maxLifetime %v", time.Duration(pr.DefaultLifetime), time.Duration(pr.MaxLifetime))

@@ -32,6 +32,13 @@ type Task struct {
 	// made (KindValidate), so the validator needs no account read to build
 	// the key authorization. Optional: without it the account is read.
 	Thumbprint string `json:"thumbprint,omitempty"`
+	// AccountURL is the account URL the client signed the challenge POST
+	// with (its JWS kid), for CAA's accounturi (RFC 8657 §3), since the
+	// validator may not know the public base URL (KindValidate).
+	// Optional: a task without it (one queued before the field existed, or
+	// re-queued where no request names the URL) still decodes, and then a
+	// CAA record with accounturi does not authorize.
+	AccountURL string `json:"accountURL,omitempty"`
 	// After delays the task's first run by this long (a Cloud Tasks
 	// schedule_time; the in-process queue's retry heap). It is a scheduling
 	// instruction, not part of the task's body.

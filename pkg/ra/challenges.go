@@ -13,13 +13,23 @@ import (
 	"github.com/acmera/acmera/pkg/va"
 )
 
+// ChallengeAnswer is a client's "I am ready" POST to a challenge.
+type ChallengeAnswer struct {
+	AuthzID, ChallengeID string
+	// AccountURL is the account URL the request was signed with (its JWS
+	// kid). The validation task carries it for CAA's accounturi (RFC 8657
+	// §3): the validator may not know the public base URL.
+	AccountURL string
+}
+
 // AnswerChallenge handles a client's "I am ready" POST to a challenge
 // (RFC 8555 §7.5.1): it moves the challenge to processing and enqueues its
 // validation. Answering a challenge that is already processing enqueues the
 // validation again, which the task's deterministic name makes harmless and
 // which heals an enqueue lost to a crash. Answering one that has finished
 // returns it unchanged.
-func (r *RA) AnswerChallenge(ctx context.Context, acct *core.Account, authzID, challengeID string) (*core.Authorization, *core.Challenge, error) {
+func (r *RA) AnswerChallenge(ctx context.Context, acct *core.Account, a ChallengeAnswer) (*core.Authorization, *core.Challenge, error) {
+	authzID, challengeID := a.AuthzID, a.ChallengeID
 	az, err := r.authorization(ctx, acct, authzID)
 	if err != nil {
 		return nil, nil, err
@@ -45,7 +55,7 @@ func (r *RA) AnswerChallenge(ctx context.Context, acct *core.Account, authzID, c
 	}
 	if ch.Status == core.StatusProcessing {
 		t := queue.Task{Kind: queue.KindValidate, Profile: az.Profile, AuthzID: authzID, ChallengeID: challengeID,
-			Thumbprint: acct.KeyThumbprint}
+			Thumbprint: acct.KeyThumbprint, AccountURL: a.AccountURL}
 		if err := r.queue.Enqueue(ctx, t); err != nil {
 			return nil, nil, fmt.Errorf("queue.Enqueue %s: %w", t.Name(), err)
 		}
@@ -79,7 +89,7 @@ func (r *RA) validate(ctx context.Context, t queue.Task) error {
 	} else {
 		prob = r.va.Validate(ctx, va.Request{
 			Identifier: az.Identifier, Type: ch.Type, Token: ch.Token,
-			KeyAuthorization: ch.Token + "." + thumbprint,
+			KeyAuthorization: ch.Token + "." + thumbprint, CAA: r.caaFor(az, t),
 		})
 	}
 	if prob != nil && prob.Identifier == nil {
@@ -106,6 +116,20 @@ func (r *RA) validate(ctx context.Context, t queue.Task) error {
 	}
 	r.log.InfoContext(ctx, "challenge validated", attrs...)
 	return nil
+}
+
+// caaFor is the CAA check a validation of az asks for: the profile's
+// caaIdentities, or nil when the profile does not check CAA. The account
+// URL comes from the task; a task queued without one (before it was
+// carried, or re-queued by a poll or crash recovery after its first
+// enqueue was lost) leaves it empty, and then a CAA record with accounturi
+// does not authorize (va.CAA).
+func (r *RA) caaFor(az *core.Authorization, t queue.Task) *va.CAA {
+	pr := r.policy.Profile(az.Profile)
+	if pr == nil || !pr.ChecksCAA() {
+		return nil
+	}
+	return &va.CAA{Identities: pr.CAAIdentities, Wildcard: az.Wildcard, AccountURL: t.AccountURL}
 }
 
 // thumbprint is the account key thumbprint for a key authorization: the

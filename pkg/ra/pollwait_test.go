@@ -76,7 +76,7 @@ func TestPollWaitsForValidation(t *testing.T) {
 				t.Fatal(err)
 			}
 			az, _ := f.ra.Authorization(ctx, f.acct, o.AuthzIDs[0])
-			if _, _, err := f.ra.AnswerChallenge(ctx, f.acct, az.ID, az.Challenges[0].ID); err != nil {
+			if _, _, err := f.ra.AnswerChallenge(ctx, f.acct, ChallengeAnswer{AuthzID: az.ID, ChallengeID: az.Challenges[0].ID}); err != nil {
 				t.Fatal(err)
 			}
 			if tc.runTask {

@@ -140,7 +140,7 @@ func (f *fixture) readyOrder(t *testing.T) *core.Order {
 		t.Fatal(err)
 	}
 	az, _ := f.ra.Authorization(ctx, f.acct, o.AuthzIDs[0])
-	if _, _, err := f.ra.AnswerChallenge(ctx, f.acct, az.ID, az.Challenges[0].ID); err != nil {
+	if _, _, err := f.ra.AnswerChallenge(ctx, f.acct, ChallengeAnswer{AuthzID: az.ID, ChallengeID: az.Challenges[0].ID}); err != nil {
 		t.Fatal(err)
 	}
 	if errs := f.runTasks(t); len(errs) != 1 || errs[0] != nil {
@@ -412,7 +412,7 @@ func TestValidationRedelivery(t *testing.T) {
 		t.Fatalf("validations: %d, want 1", f.va.n)
 	}
 	// Answering the finished challenge again enqueues nothing.
-	if _, _, err := f.ra.AnswerChallenge(t.Context(), f.acct, az.ID, az.Challenges[0].ID); err != nil {
+	if _, _, err := f.ra.AnswerChallenge(t.Context(), f.acct, ChallengeAnswer{AuthzID: az.ID, ChallengeID: az.Challenges[0].ID}); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.q.tasks) != 0 {
@@ -422,7 +422,7 @@ func TestValidationRedelivery(t *testing.T) {
 		t.Fatal("a malformed task was accepted")
 	}
 	var p *problem.Problem
-	if _, _, err := f.ra.AnswerChallenge(t.Context(), f.acct, az.ID, "nope"); !errors.As(err, &p) || p.Status != 404 {
+	if _, _, err := f.ra.AnswerChallenge(t.Context(), f.acct, ChallengeAnswer{AuthzID: az.ID, ChallengeID: "nope"}); !errors.As(err, &p) || p.Status != 404 {
 		t.Fatalf("unknown challenge: %v", err)
 	}
 }
@@ -440,7 +440,7 @@ func TestPollRequeuesLostValidation(t *testing.T) {
 	if len(f.q.tasks) != 0 {
 		t.Fatalf("polling a pending authorization enqueued %v", f.q.tasks)
 	}
-	if _, _, err := f.ra.AnswerChallenge(ctx, f.acct, az.ID, az.Challenges[0].ID); err != nil {
+	if _, _, err := f.ra.AnswerChallenge(ctx, f.acct, ChallengeAnswer{AuthzID: az.ID, ChallengeID: az.Challenges[0].ID}); err != nil {
 		t.Fatal(err)
 	}
 	if len(f.q.tasks) != 1 {
@@ -560,7 +560,7 @@ func (f *fixture) validatedOrder(t *testing.T, req NewOrderRequest) *core.Order 
 		t.Fatal(err)
 	}
 	az, _ := f.ra.Authorization(ctx, f.acct, o.AuthzIDs[0])
-	if _, _, err := f.ra.AnswerChallenge(ctx, f.acct, az.ID, az.Challenges[0].ID); err != nil {
+	if _, _, err := f.ra.AnswerChallenge(ctx, f.acct, ChallengeAnswer{AuthzID: az.ID, ChallengeID: az.Challenges[0].ID}); err != nil {
 		t.Fatal(err)
 	}
 	f.runTasks(t)

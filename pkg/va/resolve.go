@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+
+	"github.com/acmera/acmera/pkg/caa"
 )
 
 // maxCNAMEHops bounds how many CNAMEs a lookup follows (RFC 8555 §8.4 says
@@ -25,11 +27,14 @@ type resolver interface {
 	// lookupAddrs returns name's IPv6 then IPv4 addresses, following CNAMEs.
 	// No addresses is an error.
 	lookupAddrs(ctx context.Context, name string) ([]netip.Addr, error)
+	// lookupCAA returns the CAA records at name, following CNAMEs. No
+	// records, NXDOMAIN included, is not an error (RFC 8659 §3).
+	lookupCAA(ctx context.Context, name string) ([]caa.Record, error)
 }
 
 // dnsError is a failed lookup, in terms safe to show to a client.
 type dnsError struct {
-	qtype     string // "TXT", "A", "AAAA"
+	qtype     string // "TXT", "A", "AAAA", "CAA"
 	name      string // the name asked about
 	what      string // "NXDOMAIN", "SERVFAIL", "timeout", ...
 	transient bool
@@ -225,7 +230,9 @@ func rcodeName(rcode int) string {
 
 // systemResolver uses the host's resolver when no servers are configured.
 type systemResolver struct {
-	r *net.Resolver
+	r       *net.Resolver
+	conf    string        // resolv.conf, for CAA lookups
+	timeout time.Duration // per CAA lookup
 }
 
 func (s *systemResolver) lookupTXT(ctx context.Context, name string) ([]string, error) {

@@ -96,6 +96,9 @@ type Request struct {
 	Token string
 	// KeyAuthorization is token "." base64url(JWK thumbprint) (RFC 8555 §8.1).
 	KeyAuthorization string
+	// CAA, when set with identities, checks CAA after the challenge
+	// succeeds (caa.go); nil checks nothing and makes no CAA lookup.
+	CAA *CAA
 }
 
 // Validator runs challenge validations. It is safe for concurrent use.
@@ -120,7 +123,7 @@ func New(cfg Config) (*Validator, error) {
 	if len(cfg.Resolvers) > 0 {
 		v.resolver = &dnsResolver{servers: cfg.Resolvers, timeout: cfg.Timeout}
 	} else {
-		v.resolver = &systemResolver{r: &net.Resolver{}}
+		v.resolver = &systemResolver{r: &net.Resolver{}, conf: resolvConf, timeout: cfg.Timeout}
 	}
 	v.http = newHTTPFetcher(v)
 	return v, nil
@@ -178,12 +181,14 @@ func withDefaults(cfg Config) (Config, error) {
 // Validate checks one challenge and returns nil when it is valid, or the
 // problem saying why it is not. It never returns an internal error: a
 // request the validator cannot act on is reported as malformed. The whole
-// validation is bounded by cfg.TotalTimeout.
+// validation is bounded by cfg.TotalTimeout, and so is the CAA check that
+// follows a successful challenge when req.CAA asks for it.
 func (v *Validator) Validate(ctx context.Context, req Request) *problem.Problem {
 	target, p := checkRequest(req)
 	if p != nil {
 		return p
 	}
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, v.cfg.TotalTimeout)
 	defer cancel()
 	var attempt func(context.Context) *failure
@@ -197,7 +202,7 @@ func (v *Validator) Validate(ctx context.Context, req Request) *problem.Problem 
 	}
 	f, n, seen := v.withRetries(ctx, attempt)
 	if f == nil {
-		return nil
+		return v.checkCAA(parent, target, req) // with a TotalTimeout of its own
 	}
 	v.logFailure(ctx, req, f, n)
 	return f.problem(n, seen)

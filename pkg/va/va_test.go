@@ -139,17 +139,17 @@ func TestValidateRejectsBadRequests(t *testing.T) {
 		typ  problem.Type
 		want string
 	}{
-		{"dns-01 for IP", Request{ipID, acme.ChallengeDNS01, "tok", ka}, problem.Malformed, "RFC 8738"},
-		{"unknown challenge", Request{dnsID, "http-02", "tok", ka}, problem.Malformed, "http-02"},
-		{"unknown identifier type", Request{acme.Identifier{Type: "email", Value: "a@b"}, acme.ChallengeHTTP01, "tok", ka},
+		{"dns-01 for IP", Request{ipID, acme.ChallengeDNS01, "tok", ka, nil}, problem.Malformed, "RFC 8738"},
+		{"unknown challenge", Request{dnsID, "http-02", "tok", ka, nil}, problem.Malformed, "http-02"},
+		{"unknown identifier type", Request{acme.Identifier{Type: "email", Value: "a@b"}, acme.ChallengeHTTP01, "tok", ka, nil},
 			problem.UnsupportedIdentifier, "email"},
-		{"wildcard name", Request{acme.Identifier{Type: acme.IdentifierDNS, Value: "*.example.test"}, acme.ChallengeDNS01, "tok", ka},
+		{"wildcard name", Request{acme.Identifier{Type: acme.IdentifierDNS, Value: "*.example.test"}, acme.ChallengeDNS01, "tok", ka, nil},
 			problem.Malformed, "*.example.test"},
-		{"bad IP", Request{acme.Identifier{Type: acme.IdentifierIP, Value: "300.1.1.1"}, acme.ChallengeHTTP01, "tok", ka},
+		{"bad IP", Request{acme.Identifier{Type: acme.IdentifierIP, Value: "300.1.1.1"}, acme.ChallengeHTTP01, "tok", ka, nil},
 			problem.Malformed, "300.1.1.1"},
-		{"token with slash", Request{dnsID, acme.ChallengeHTTP01, "../x", "../x." + thumbprint}, problem.Malformed, "token"},
-		{"key auth for another token", Request{dnsID, acme.ChallengeHTTP01, "tok", keyAuthFor("other")}, problem.Malformed, "key authorization"},
-		{"empty key auth", Request{dnsID, acme.ChallengeTLSALPN01, "tok", ""}, problem.Malformed, "key authorization"},
+		{"token with slash", Request{dnsID, acme.ChallengeHTTP01, "../x", "../x." + thumbprint, nil}, problem.Malformed, "token"},
+		{"key auth for another token", Request{dnsID, acme.ChallengeHTTP01, "tok", keyAuthFor("other"), nil}, problem.Malformed, "key authorization"},
+		{"empty key auth", Request{dnsID, acme.ChallengeTLSALPN01, "tok", "", nil}, problem.Malformed, "key authorization"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -19,6 +19,9 @@ func (w *WFE) directory(c echo.Context) error {
 		meta.Profiles[name] = pol.Profile(name).Description
 	}
 	meta.ExternalAccountRequired = pol.Profile(p).RequireEAB
+	// The issuer domain names CAA records must name for this profile
+	// (RFC 8555 §7.1.1, RFC 8659 §4.2); only where CAA is checked.
+	meta.CAAIdentities = pol.Profile(p).CAAIdentities
 	return c.JSON(http.StatusOK, acme.Directory{
 		NewNonce:   w.url(c, p, pathNewNonce),
 		NewAccount: w.url(c, p, pathNewAccount),

@@ -79,6 +79,9 @@ type signed struct {
 	payload []byte
 	// account is set when the request was signed by an account (kid).
 	account *core.Account
+	// kid is the account URL the request was signed with, as the client
+	// sent it (a URL of this server naming account).
+	kid string
 	// jwk is set when the request was signed by an embedded key.
 	jwk *jose.JSONWebKey
 }
@@ -256,6 +259,7 @@ func (w *WFE) verify(ctx context.Context, r *http.Request, mode keyMode) (*signe
 		if out.account, err = w.accountFromKID(ctx, r, h.KID); err != nil {
 			return nil, err
 		}
+		out.kid = h.KID
 		if key, err = w.keys.get(out.account); err != nil {
 			return nil, err
 		}

@@ -169,7 +169,8 @@ func (w *WFE) challenge(c echo.Context) error {
 		if err := decode(s.payload, &obj, "challenge"); err != nil {
 			return err
 		}
-		if az, ch, err = w.ra.AnswerChallenge(ctx, s.account, c.Param("authz"), c.Param("chall")); err != nil {
+		a := ra.ChallengeAnswer{AuthzID: c.Param("authz"), ChallengeID: c.Param("chall"), AccountURL: s.kid}
+		if az, ch, err = w.ra.AnswerChallenge(ctx, s.account, a); err != nil {
 			return err
 		}
 	}

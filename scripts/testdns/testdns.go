@@ -1,10 +1,11 @@
 // Package testdns is a tiny DNS server for end-to-end tests on loopback. It
 // is authoritative for every name: A queries get one fixed address
 // (127.0.0.1 unless configured), AAAA queries an empty NOERROR answer, TXT
-// queries the values held in memory, and configured CNAMEs are answered and
-// followed. Records are changed from Go (SetTXT, AddTXT, ClearTXT, SetCNAME)
-// or over a small HTTP control API (see Handler), so ACME clients' hook
-// scripts can publish dns-01 records (RFC 8555 §8.4) with curl.
+// and CAA (RFC 8659) queries the records held in memory, and configured
+// CNAMEs are answered and followed. Records are changed from Go (SetTXT,
+// AddTXT, ClearTXT, SetCNAME, AddCAA, ClearCAA) or over a small HTTP control
+// API (see Handler), so ACME clients' hook scripts can publish dns-01
+// records (RFC 8555 §8.4) with curl.
 package testdns
 
 import (
@@ -55,12 +56,22 @@ type Server struct {
 	mu    sync.Mutex
 	txt   map[string][]string
 	cname map[string]string
+	caa   map[string][]CAA
+}
+
+// CAA is one CAA record's data (RFC 8659 §4.1): flags, property tag and
+// property value, the value as it is in the record (no quotes).
+type CAA struct {
+	Flag  uint8  `json:"flag"`
+	Tag   string `json:"tag"`
+	Value string `json:"value"`
 }
 
 // Start listens on cfg.Addr (UDP and TCP) and, if set, cfg.ControlAddr,
 // and serves until Close or until ctx is done.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
-	s := &Server{a: cfg.A.To4(), txt: map[string][]string{}, cname: map[string]string{}}
+	s := &Server{a: cfg.A.To4(), txt: map[string][]string{}, cname: map[string]string{},
+		caa: map[string][]CAA{}}
 	if s.a == nil {
 		s.a = net.IPv4(127, 0, 0, 1).To4()
 	}
@@ -237,6 +248,31 @@ func (s *Server) SetCNAME(name, target string) {
 	s.cname[key(name)] = key(target)
 }
 
+// AddCAA adds one CAA record to name, keeping the others (a duplicate is
+// kept once).
+func (s *Server) AddCAA(name string, rec CAA) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := key(name)
+	if !slices.Contains(s.caa[k], rec) {
+		s.caa[k] = append(s.caa[k], rec)
+	}
+}
+
+// ClearCAA removes every CAA record of name.
+func (s *Server) ClearCAA(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.caa, key(name))
+}
+
+// CAARecords returns the CAA records of name.
+func (s *Server) CAARecords(name string) []CAA {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.caa[key(name)])
+}
+
 // serveDNS answers one query (RFC 1035 §4.1): authoritative, NOERROR,
 // following configured CNAMEs up to maxCNAMEChain links.
 func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
@@ -276,6 +312,10 @@ func (s *Server) answer(qname string, qtype uint16) []dns.RR {
 	case dns.TypeTXT:
 		for _, v := range s.txt[name] {
 			rrs = append(rrs, &dns.TXT{Hdr: hdr(name, dns.TypeTXT), Txt: []string{v}})
+		}
+	case dns.TypeCAA:
+		for _, c := range s.caa[name] {
+			rrs = append(rrs, &dns.CAA{Hdr: hdr(name, dns.TypeCAA), Flag: c.Flag, Tag: c.Tag, Value: c.Value})
 		}
 	}
 	return rrs

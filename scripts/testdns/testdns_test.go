@@ -212,3 +212,74 @@ func TestFixedPortAndClose(t *testing.T) {
 		t.Errorf("query after Close succeeded")
 	}
 }
+
+func TestCAA(t *testing.T) {
+	s := start(t, Config{})
+	s.AddCAA("Corp.test", CAA{Tag: "issue", Value: "ca.corp.test"})
+	s.AddCAA("corp.test.", CAA{Flag: 128, Tag: "tbs", Value: "x"})
+	s.AddCAA("corp.test", CAA{Tag: "issue", Value: "ca.corp.test"}) // duplicate: kept once
+	s.AddCAA("gone.test", CAA{Tag: "issue", Value: ";"})
+	s.ClearCAA("gone.test")
+	s.SetCNAME("alias.test", "corp.test")
+	for _, tt := range []struct {
+		name string
+		want []string
+	}{
+		{"corp.test", []string{`corp.test.	1	IN	CAA	0 issue "ca.corp.test"`, `corp.test.	1	IN	CAA	128 tbs "x"`}},
+		{"alias.test", []string{"CNAME corp.test.", `corp.test.	1	IN	CAA	0 issue "ca.corp.test"`, `corp.test.	1	IN	CAA	128 tbs "x"`}},
+		{"gone.test", nil},
+		{"sub.corp.test", nil}, // no climbing: that is the CAA processor's job
+	} {
+		for _, netw := range []string{"udp", "tcp"} {
+			got := render(query(t, s, netw, tt.name, dns.TypeCAA).Answer)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("%s CAA over %s = %q, want %q", tt.name, netw, got, tt.want)
+			}
+		}
+	}
+}
+
+func TestControlAPICAA(t *testing.T) {
+	s := start(t, Config{ControlAddr: "127.0.0.1:0"})
+	hc := &http.Client{Timeout: 5 * time.Second}
+	do := func(method, path string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, s.ControlURL()+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := hc.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res.StatusCode, strings.TrimSpace(string(b))
+	}
+	steps := []struct {
+		method, path string
+		status       int
+		body         string // checked when set
+		n            int    // CAA records of c.test after the step
+	}{
+		{"POST", "/caa?name=c.test&tag=issue&value=" + url.QueryEscape("ca.test; accounturi=https://x/acct/1"), 204, "", 1},
+		{"POST", "/caa?name=c.test&tag=issuewild&value=" + url.QueryEscape(";") + "&flag=128", 204, "", 2},
+		{"POST", "/caa?name=c.test&tag=issue&value=", 204, "", 3}, // an empty value is a value
+		{"GET", "/caa?name=c.test", 200, `[{"flag":0,"tag":"issue","value":"ca.test; accounturi=https://x/acct/1"},{"flag":128,"tag":"issuewild","value":";"},{"flag":0,"tag":"issue","value":""}]`, 3},
+		{"POST", "/caa?name=c.test&tag=issue", 400, "", 3},
+		{"POST", "/caa?name=c.test&value=x", 400, "", 3},
+		{"POST", "/caa?name=c.test&tag=issue&value=x&flag=256", 400, "", 3},
+		{"DELETE", "/caa?name=c.test", 204, "", 0},
+		{"GET", "/caa?name=c.test", 200, `[]`, 0},
+		{"DELETE", "/caa", 400, "", 0},
+	}
+	for i, st := range steps {
+		code, body := do(st.method, st.path)
+		if code != st.status || (st.body != "" && body != st.body) {
+			t.Errorf("step %d %s %s = %d %q, want %d %q", i, st.method, st.path, code, body, st.status, st.body)
+		}
+		if got := len(s.CAARecords("c.test")); got != st.n {
+			t.Errorf("step %d: %d CAA records, want %d", i, got, st.n)
+		}
+	}
+}

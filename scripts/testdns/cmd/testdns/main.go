@@ -7,6 +7,10 @@
 // serves until interrupted. Publish a dns-01 record with
 //
 //	curl -X POST 'http://CONTROL/txt?name=_acme-challenge.x.test&value=V'
+//
+// and a CAA record (RFC 8659) with
+//
+//	curl -X POST 'http://CONTROL/caa?name=x.test&tag=issue&value=ca.example'
 package main
 
 import (
