@@ -32,13 +32,14 @@ type stack struct {
 	fnEnv    []string // the functions' environment
 }
 
-// newStack starts the responders and both functions against gcp.
-func newStack(t *testing.T, gcp gcpEndpoints) *stack {
+// newStack starts the responders and both functions against gcp; extraEnv
+// ("NAME=value") is added to (and overrides) the functions' environment.
+func newStack(t *testing.T, gcp gcpEndpoints, extraEnv ...string) *stack {
 	t.Helper()
 	needEmulator(t)
 	s := &stack{Responders: e2eutil.StartResponders(t, true), t: t, Project: "e2ecloud-" + randHex(t, 6), GCP: gcp}
 	acmePort, validatePort := e2eutil.FreePort(t), e2eutil.FreePort(t)
-	s.fnEnv = s.env(validatePort)
+	s.fnEnv = append(s.env(validatePort), extraEnv...)
 	s.Validate = newFnProc(t, "Validate", validatePort, s.fnEnv)
 	s.ACME = newFnProc(t, "ACME", acmePort, s.fnEnv)
 	s.Validate.Start()
