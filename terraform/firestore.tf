@@ -18,10 +18,12 @@ locals {
   firestore_database = var.create_firestore_database ? google_firestore_database.this[0].name : var.firestore_database_id
 
   # Every document carries expireAt so Firestore deletes it by itself; TTL
-  # deletion can lag by a day, so the code checks expiry too. Nonces are
-  # looked up by ID only, so their expireAt needs no single-field index.
+  # deletion can lag by a day, so the code checks expiry too. Nonces and
+  # rate-limit counters are looked up by ID only, so their expireAt needs
+  # no single-field index.
   ttl_collections = {
     nonces         = false
+    rateLimits     = false
     orders         = true
     authorizations = true
     certificates   = true

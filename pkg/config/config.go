@@ -55,7 +55,8 @@ type Common struct {
 	// 75s, after the first call's own 60 s bound; at least 1s).
 	FinalizeRetryDelay time.Duration
 	// NewAccountsPerHour is ACMERA_NEW_ACCOUNT_RATE: how many accounts one
-	// client address may create per hour on one instance (default 300;
+	// client address may create per hour, counted in the store across all
+	// instances (default 300;
 	// "0" means no limit, stored as -1 as ra.Config takes it).
 	NewAccountsPerHour int
 	// TrustedProxies is ACMERA_TRUSTED_PROXIES: comma-separated addresses

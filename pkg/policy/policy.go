@@ -24,6 +24,13 @@ const DefaultProfile = "acme"
 // SAN list grows with them; 100 is also what public CAs allow.
 const MaxIdentifiersLimit = 100
 
+// Defaults of a profile's rate limits (README "Rate limits").
+const (
+	DefaultMaxOrdersPerHour            = 3000
+	DefaultMaxPendingAuthorizations    = 1000
+	DefaultMaxFailedValidationsPerHour = 30
+)
+
 // Duration is a time.Duration that reads and writes as a Go duration string
 // ("24h") in JSON.
 type Duration time.Duration
@@ -82,13 +89,22 @@ type Profile struct {
 	// MaxIdentifiers caps the identifiers of one order; default and
 	// at most MaxIdentifiersLimit.
 	MaxIdentifiers int `json:"maxIdentifiers,omitempty"`
-	// MaxOrdersPerHour caps the new orders of one account per hour on one
-	// instance; default 3000, negative for no limit.
+	// MaxOrdersPerHour caps the new orders of one account per hour,
+	// counted in the store across all instances (README "Rate limits");
+	// default 3000, negative for no limit.
 	MaxOrdersPerHour int `json:"maxOrdersPerHour,omitempty"`
 	// CAAIdentities are this CA's issuer domain names for CAA (RFC 8659
 	// §4.2, RFC 8555 §7.1.1 meta.caaIdentities). Non-empty turns CAA
 	// checking on for the profile (caa.go).
 	CAAIdentities []string `json:"caaIdentities,omitempty"`
+	// MaxPendingAuthorizations caps the authorizations one account may
+	// hold pending (and unexpired) at once; an order that would exceed it
+	// is refused. Default 1000, negative for no limit.
+	MaxPendingAuthorizations int `json:"maxPendingAuthorizations,omitempty"`
+	// MaxFailedValidationsPerHour caps the failed validations of one
+	// identifier per hour, across accounts; a new order naming an
+	// identifier over it is refused. Default 30, negative for no limit.
+	MaxFailedValidationsPerHour int `json:"maxFailedValidationsPerHour,omitempty"`
 
 	ranges []netip.Prefix
 }
@@ -162,9 +178,14 @@ func (pr *Profile) init() error {
 	if pr.MaxIdentifiers > MaxIdentifiersLimit {
 		return fmt.Errorf("maxIdentifiers %d exceeds the limit of %d identifiers per order", pr.MaxIdentifiers, MaxIdentifiersLimit)
 	}
-	if pr.MaxOrdersPerHour == 0 {
-		pr.MaxOrdersPerHour = 3000
+	setLimit := func(n *int, v int) {
+		if *n == 0 {
+			*n = v
+		}
 	}
+	setLimit(&pr.MaxOrdersPerHour, DefaultMaxOrdersPerHour)
+	setLimit(&pr.MaxPendingAuthorizations, DefaultMaxPendingAuthorizations)
+	setLimit(&pr.MaxFailedValidationsPerHour, DefaultMaxFailedValidationsPerHour)
 	if pr.RequireEAB {
 		// Refused rather than ignored: a profile that asks for EAB must
 		// never silently accept accounts without it.

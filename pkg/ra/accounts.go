@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
-	"time"
 
 	"github.com/acmera/acmera/pkg/core"
 	"github.com/acmera/acmera/pkg/problem"
@@ -86,14 +85,17 @@ func (r *RA) NewAccount(ctx context.Context, req NewAccountRequest) (*core.Accou
 		}
 		return nil, false, err
 	}
-	if ok, until := r.newAccounts.allow(req.Source, r.newAccountRate, r.now()); !ok {
+	now := r.now()
+	spent, err := r.spendNewAccount(ctx, req.Source, now)
+	if p, limited := problem.Of(err); limited && p.Type == problem.RateLimited {
 		// A known key still gets its account (RFC 8555 §7.3.1): that
 		// creates nothing, so it costs a read only when limited.
 		if existing, err := r.existing(ctx, req.Thumbprint); existing != nil || err != nil {
 			return existing, false, err
 		}
-		return nil, false, problem.RateLimitedf(until.Sub(r.now()), "more than %d accounts were created from %s in an hour; retry after %s",
-			r.newAccountRate, problem.Truncate(req.Source, 64), until.UTC().Format(time.RFC3339))
+	}
+	if err != nil {
+		return nil, false, err
 	}
 	epoch := r.accounts.begin()
 	a := &core.Account{
@@ -101,6 +103,7 @@ func (r *RA) NewAccount(ctx context.Context, req NewAccountRequest) (*core.Accou
 		Status: core.StatusValid, CreatedAt: r.now(), Profile: req.Profile,
 	}
 	if err := r.store.CreateAccount(ctx, a); err != nil {
+		r.refund(ctx, spent, 1, now) // nothing was created
 		if errors.Is(err, store.ErrConflict) {
 			existing, err := r.existing(ctx, req.Thumbprint)
 			if existing == nil && err == nil {

@@ -84,9 +84,11 @@ func (r *RA) validate(ctx context.Context, t queue.Task) error {
 		return err
 	}
 	var prob *problem.Problem
+	validated := false // the VA ran: a failure counts against the identifier
 	if az.StatusAt(r.now()) == core.StatusExpired {
 		prob = problem.Malformedf("the authorization expired before it was validated")
 	} else {
+		validated = true
 		prob = r.va.Validate(ctx, va.Request{
 			Identifier: az.Identifier, Type: ch.Type, Token: ch.Token,
 			KeyAuthorization: ch.Token + "." + thumbprint, CAA: r.caaFor(az, t),
@@ -109,6 +111,9 @@ func (r *RA) validate(ctx context.Context, t queue.Task) error {
 		return fmt.Errorf("store.RecordValidation: %w", err)
 	}
 	r.waiters.notify(authzKey(az.ID))
+	if prob != nil && validated {
+		r.countFailedValidation(ctx, az, now)
+	}
 	attrs := []any{"event", "challenge.validated", "account", az.AccountID, "authz", az.ID, "order", az.OrderID,
 		"identifier", az.Identifier.Value, "challenge", ch.Type, "valid", prob == nil}
 	if prob != nil {

@@ -29,7 +29,9 @@ type NewOrderRequest struct {
 // NewOrder checks that the account may use the profile
 // (policy.Profile.AllowedFor) and every identifier against it, reuses the
 // account's valid authorizations where it can, and stores the order with its
-// new pending authorizations. Nothing is stored when any check fails.
+// new pending authorizations. Nothing is stored when any check fails: the
+// rate limits (ratelimit.go) are read first, and the order is counted
+// only once every other check has passed, and refunded if storing it fails.
 func (r *RA) NewOrder(ctx context.Context, acct *core.Account, req NewOrderRequest) (*core.Order, error) {
 	pr, err := r.profile(req.Profile)
 	if err != nil {
@@ -52,9 +54,8 @@ func (r *RA) NewOrder(ctx context.Context, acct *core.Account, req NewOrderReque
 			return nil, err
 		}
 	}
-	if ok, until := r.orders.allow(acct.ID, pr.MaxOrdersPerHour, now); !ok {
-		return nil, problem.RateLimitedf(until.Sub(now), "this account placed more than %d orders in an hour; retry after %s",
-			pr.MaxOrdersPerHour, until.UTC().Format(time.RFC3339))
+	if err := r.checkFailedValidations(ctx, pr, idents, now); err != nil {
+		return nil, err
 	}
 	o := &core.Order{
 		ID: core.NewID(), AccountID: acct.ID, Profile: req.Profile, Status: core.StatusPending,
@@ -81,7 +82,15 @@ func (r *RA) NewOrder(ctx context.Context, acct *core.Account, req NewOrderReque
 	if len(fresh) == 0 {
 		o.Status = core.StatusReady
 	}
+	if err := r.checkPendingAuthorizations(ctx, pr, acct, len(fresh), now); err != nil {
+		return nil, err
+	}
+	spent, err := r.spendOrder(ctx, pr, acct, now)
+	if err != nil {
+		return nil, err
+	}
 	if err := r.store.CreateOrder(ctx, o, fresh); err != nil {
+		r.refund(ctx, spent, 1, now)
 		return nil, fmt.Errorf("store.CreateOrder: %w", err)
 	}
 	r.log.InfoContext(ctx, "order created", "event", "order.create", "account", acct.ID, "order", o.ID,

@@ -65,8 +65,9 @@ type Config struct {
 	// zero, the default, answers at once, as the cloud functions must.
 	PollWait time.Duration
 	// NewAccountsPerHour caps the accounts created for one client address
-	// (NewAccountRequest.Source) per hour on this instance; zero means
-	// DefaultNewAccountsPerHour, negative no limit.
+	// (NewAccountRequest.Source) per hour, counted in Store so that all
+	// instances share it; zero means DefaultNewAccountsPerHour, negative no
+	// limit.
 	NewAccountsPerHour int
 }
 
@@ -93,9 +94,7 @@ type RA struct {
 	finalizeRetryDelay time.Duration
 	beforeComplete     func(ctx context.Context, orderID string) error
 	accounts           *accountCache
-	orders             *hourlyLimiter // new orders per account
-	newAccounts        *hourlyLimiter // new accounts per client address
-	newAccountRate     int
+	newAccountRate     int // new accounts per client address per hour; <= 0 none
 	pollWait           time.Duration
 	waiters            *resultWaiters
 }
@@ -121,8 +120,6 @@ func New(cfg Config) (*RA, error) {
 		r.finalizeRetryDelay = caCallTimeout + 15*time.Second
 	}
 	r.accounts = newAccountCache(cfg.AccountCacheTTL, 100_000)
-	r.orders = newHourlyLimiter()
-	r.newAccounts = newHourlyLimiter()
 	r.newAccountRate = cfg.NewAccountsPerHour
 	if r.newAccountRate == 0 {
 		r.newAccountRate = DefaultNewAccountsPerHour

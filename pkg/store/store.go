@@ -11,6 +11,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/acmera/acmera/pkg/acme"
@@ -33,6 +34,7 @@ type Store interface {
 	Orders
 	Certificates
 	Nonces
+	RateLimits
 	// Close releases the store's resources.
 	Close() error
 }
@@ -110,6 +112,13 @@ type Orders interface {
 	// FailFinalize moves a processing order to invalid with prob;
 	// ErrConflict if the order is not processing.
 	FailFinalize(ctx context.Context, orderID string, prob *problem.Problem) (*core.Order, error)
+	// CountPendingAuthorizations counts the account's authorizations that
+	// are pending and expire after now, stopping at limit (it returns at
+	// most limit, so the cost stays bounded).
+	CountPendingAuthorizations(ctx context.Context, accountID string, now time.Time, limit int) (int, error)
+	// NextPendingExpiry returns the earliest expiry after now among the
+	// account's pending authorizations; ErrNotFound when it has none.
+	NextPendingExpiry(ctx context.Context, accountID string, now time.Time) (time.Time, error)
 }
 
 // Certificates holds certificate transitions (RFC 8555 §7.6).
@@ -124,6 +133,64 @@ type Nonces interface {
 	// RedeemNonce records nonce as used until expires; ErrConflict if it was
 	// already redeemed. Implementations may forget a nonce after expires.
 	RedeemNonce(ctx context.Context, nonce string, expires time.Time) error
+}
+
+// RateLimit names one rate-limit counter: the events of Key counted in
+// fixed windows of length Window, aligned to the Unix epoch (an hour
+// window runs from one full UTC hour to the next), at most Max per window.
+type RateLimit struct {
+	// Key names what is counted, such as "orders:{account ID}"; any
+	// string up to 512 bytes.
+	Key string
+	// Max is the most events one window may hold; zero or negative means
+	// no limit (Spend always counts and succeeds).
+	Max int64
+	// Window is the window length, at least a second.
+	Window time.Duration
+	// Shards is how many documents a store that shards counters
+	// (Firestore) spreads one window's writes over, so no document is hot;
+	// 0 means 1, at most MaxShards. Stores that count in one place ignore
+	// it.
+	Shards int
+}
+
+// MaxShards bounds RateLimit.Shards.
+const MaxShards = 64
+
+// WindowStart returns the start of l's window that contains now.
+func (l RateLimit) WindowStart(now time.Time) time.Time { return now.UTC().Truncate(l.Window) }
+
+// WindowEnd returns the end of l's window that contains now: when its
+// count starts over.
+func (l RateLimit) WindowEnd(now time.Time) time.Time { return l.WindowStart(now).Add(l.Window) }
+
+// Check reports a RateLimit a store must refuse.
+func (l RateLimit) Check() error {
+	switch {
+	case l.Key == "" || len(l.Key) > 512:
+		return fmt.Errorf("store: rate limit key %q must be 1 to 512 bytes", problem.Truncate(l.Key, 40))
+	case l.Window < time.Second:
+		return fmt.Errorf("store: rate limit %s: window %v is shorter than a second", l.Key, l.Window)
+	case l.Shards < 0 || l.Shards > MaxShards:
+		return fmt.Errorf("store: rate limit %s: %d shards, want 0 to %d", l.Key, l.Shards, MaxShards)
+	}
+	return nil
+}
+
+// RateLimits holds rate-limit counters in the store, so that every
+// instance sharing the store shares the limits.
+type RateLimits interface {
+	// Spend adds n events to l's window containing now if the window's
+	// count stays at most l.Max, and reports whether it did; if not it adds
+	// nothing and returns the end of the window. A store that shards may let
+	// concurrent Spends overshoot Max a little (see its documentation).
+	Spend(ctx context.Context, l RateLimit, n int64, now time.Time) (ok bool, retryAt time.Time, err error)
+	// Add adds n events (negative n: a refund) to l's window containing
+	// now, whatever Max says.
+	Add(ctx context.Context, l RateLimit, n int64, now time.Time) error
+	// Counts returns the count of each limit's window containing now, in
+	// one round trip where the store can.
+	Counts(ctx context.Context, ls []RateLimit, now time.Time) ([]int64, error)
 }
 
 // Recoverer is implemented by stores that can list work interrupted by a

@@ -32,8 +32,8 @@ type stack struct {
 	fnEnv    []string // the functions' environment
 }
 
-// newStack starts the responders and both functions against gcp, with
-// extraEnv (KEY=VALUE) added to the functions' environment.
+// newStack starts the responders and both functions against gcp; extraEnv
+// ("NAME=value") is added to (and overrides) the functions' environment.
 func newStack(t *testing.T, gcp gcpEndpoints, extraEnv ...string) *stack {
 	t.Helper()
 	needEmulator(t)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/acmera/acmera/pkg/acme"
 	"github.com/acmera/acmera/pkg/core"
+	"github.com/acmera/acmera/pkg/store"
 )
 
 // benchIssue runs the store side of one issuance: newOrder, a challenge
@@ -88,5 +89,45 @@ func BenchmarkGetOrder(b *testing.B) {
 				return
 			}
 		}
+	})
+}
+
+// BenchmarkSpend measures one rate-limit Spend (read the window's count,
+// add one, fsync'd commit): serially, and from 32 goroutines per
+// GOMAXPROCS on one key (one busy account) and on a key each.
+func BenchmarkSpend(b *testing.B) {
+	now := time.Now().UTC()
+	hot := store.RateLimit{Key: "orders:bench", Max: 1 << 40, Window: time.Hour, Shards: 16}
+	run := func(b *testing.B, parallel bool, key func() store.RateLimit) {
+		s, _ := openTemp(b)
+		b.Cleanup(func() { _ = s.Close() })
+		ctx := b.Context()
+		b.ReportAllocs()
+		if !parallel {
+			for b.Loop() {
+				if ok, _, err := s.Spend(ctx, key(), 1, now); err != nil || !ok {
+					b.Fatal(ok, err)
+				}
+			}
+			return
+		}
+		b.SetParallelism(32)
+		b.ResetTimer()
+		b.RunParallel(func(pb *testing.PB) {
+			l := key()
+			for pb.Next() {
+				if ok, _, err := s.Spend(ctx, l, 1, now); err != nil || !ok {
+					b.Error(ok, err)
+					return
+				}
+			}
+		})
+	}
+	b.Run("serial", func(b *testing.B) { run(b, false, func() store.RateLimit { return hot }) })
+	b.Run("parallel-one-key", func(b *testing.B) { run(b, true, func() store.RateLimit { return hot }) })
+	b.Run("parallel-key-each", func(b *testing.B) {
+		run(b, true, func() store.RateLimit {
+			return store.RateLimit{Key: "orders:" + core.NewID(), Max: 1 << 40, Window: time.Hour}
+		})
 	})
 }

@@ -50,7 +50,8 @@ const (
 
 func bucketNames() []string {
 	return []string{bucketAccounts, bucketAccountKeys, bucketOrders, bucketAuthzs,
-		bucketCerts, bucketCertSerials, bucketAccountOrders, bucketValidAuthzs, bucketProcessing, bucketChains}
+		bucketCerts, bucketCertSerials, bucketAccountOrders, bucketValidAuthzs, bucketProcessing, bucketChains,
+		bucketRateLimits, bucketPendingAuthzs}
 }
 
 // Defaults for Open. The batch delay is about one fsync on a cloud disk:
@@ -129,10 +130,14 @@ func Open(path string, opts ...Option) (*Store, error) {
 	db.MaxBatchDelay = cfg.batchDelay
 	db.MaxBatchSize = cfg.maxBatchSize
 	err = db.Update(func(tx *bbolt.Tx) error {
+		newPending := tx.Bucket([]byte(bucketPendingAuthzs)) == nil
 		for _, name := range bucketNames() {
 			if _, err := tx.CreateBucketIfNotExists([]byte(name)); err != nil {
 				return fmt.Errorf("bbolt.CreateBucketIfNotExists(%s): %w", name, err)
 			}
+		}
+		if newPending {
+			return indexPendingAuthzs(tx)
 		}
 		return nil
 	})

@@ -82,8 +82,11 @@ func putNewAuthz(tx *bbolt.Tx, d *authzDoc, val []byte) error {
 	if err := put(tx, bucketAuthzs, []byte(d.id), val); err != nil {
 		return err
 	}
-	if d.status == string(core.StatusValid) {
+	switch d.status {
+	case string(core.StatusValid):
 		return indexValid(tx, d)
+	case string(core.StatusPending):
+		return indexPending(tx, d)
 	}
 	return nil
 }
@@ -212,9 +215,12 @@ func (s *Store) DeactivateAuthorization(ctx context.Context, authzID string) (*c
 	return a, err
 }
 
-// unindexAuthz removes an authorization from the validAuthzs and
-// processing indexes.
+// unindexAuthz removes an authorization from the validAuthzs,
+// pendingAuthzs and processing indexes.
 func unindexAuthz(tx *bbolt.Tx, d *authzDoc) error {
+	if err := unindexPending(tx, d); err != nil {
+		return err
+	}
 	if d.status == string(core.StatusValid) {
 		if err := del(tx, bucketValidAuthzs, validAuthzKey(d)); err != nil {
 			return err

@@ -39,13 +39,15 @@ type pruneCursor struct {
 }
 
 // prunedBuckets are the buckets Prune sweeps.
-func prunedBuckets() [3]string { return [3]string{bucketAuthzs, bucketOrders, bucketCerts} }
+func prunedBuckets() [4]string {
+	return [4]string{bucketAuthzs, bucketOrders, bucketCerts, bucketRateLimits}
+}
 
-// Prune deletes expired orders, authorizations and certificates (see the
-// retention constants), with their index entries. One call examines at
-// most limit documents of each kind, continuing where the previous call
-// stopped, so its cost is bounded whatever the size of the file; repeated
-// calls sweep everything. Candidates are found in a read transaction and
+// Prune deletes expired orders, authorizations, certificates (see the
+// retention constants) and rate-limit counters whose window has ended,
+// with their index entries. One call examines at most limit documents of
+// each kind, continuing where the previous call stopped, so its cost is
+// bounded whatever the size of the file; repeated calls sweep everything. Candidates are found in a read transaction and
 // re-checked in the deleting one, so a document changed meanwhile is kept
 // if it is no longer expired.
 func (s *Store) Prune(ctx context.Context, now time.Time, limit int) (PruneStats, error) {
@@ -141,6 +143,12 @@ func retainedUntil(tx *bbolt.Tx, name string, v []byte) (time.Time, bool) {
 			return time.Time{}, false
 		}
 		return d.notAfter.Add(CertGrace), true
+	case bucketRateLimits:
+		d, err := decodeCounter(v)
+		if err != nil {
+			return time.Time{}, false
+		}
+		return d.end, true
 	}
 	return time.Time{}, false
 }

@@ -79,6 +79,9 @@ func (s *Store) RecordValidation(ctx context.Context, r core.ValidationResult) (
 		if err := del(tx, bucketProcessing, processingChallengeKey(d.id, ch.id)); err != nil {
 			return err
 		}
+		if err := unindexPending(tx, d); err != nil {
+			return err
+		}
 		if errJSON == nil {
 			ch.status, ch.validated, d.status = string(core.StatusValid), r.ValidatedAt, string(core.StatusValid)
 			if !r.Expires.IsZero() {

@@ -30,5 +30,9 @@ func CompositeIndexes() []Index {
 		{Collection: collAuthorizations, Fields: []IndexField{
 			asc(fAccountID), asc(fProfile), asc(fStatus), asc(fIdentKey), asc(fExpires),
 		}},
+		// CountPendingAuthorizations (a count aggregation) and
+		// NextPendingExpiry: accountId == X, status == pending,
+		// expires > T (order by expires).
+		{Collection: collAuthorizations, Fields: []IndexField{asc(fAccountID), asc(fStatus), asc(fExpires)}},
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/acmera/acmera/pkg/acme"
 	"github.com/acmera/acmera/pkg/core"
 	"github.com/acmera/acmera/pkg/problem"
+	"github.com/acmera/acmera/pkg/store"
 )
 
 // opStep is one store call of a flow and the document operations it may
@@ -58,6 +59,7 @@ func opSteps(s *Store) []opStep {
 	o, azs := newOrder(acct, "a.example.com")
 	o2, azs2 := newOrder(acct, "b.example.com", "c.example.com")
 	o3, azs3 := newOrder(acct, "d.example.com")
+	o4, azs4 := newOrder(acct, "e.example.com", "f.example.com")
 	cert := &core.Certificate{
 		ID: o.ID, AccountID: acct.ID, OrderID: o.ID, Profile: "acme", Serial: "1f2e", Chain: []byte("PEM"),
 		NotBefore: fixtureNow, NotAfter: fixtureNow.Add(24 * time.Hour), Status: core.StatusValid, CreatedAt: fixtureNow,
@@ -75,8 +77,33 @@ func opSteps(s *Store) []opStep {
 			return err
 		}
 	}
+	// The rate limits as pkg/ra spends them: 4 shards per client address,
+	// 16 per account's orders, one per identifier's failed validations.
+	accountsLimit := store.RateLimit{Key: "newAccounts:192.0.2.1", Max: 300, Window: time.Hour, Shards: 4}
+	ordersLimit := store.RateLimit{Key: "orders:" + acct.ID, Max: 3000, Window: time.Hour, Shards: 16}
+	failed := func(name string) store.RateLimit {
+		return store.RateLimit{Key: "failedValidations:dns:" + name, Max: 30, Window: time.Hour, Shards: 1}
+	}
+	tight := store.RateLimit{Key: "orders:" + acct.ID + "-tight", Max: 1, Window: time.Hour, Shards: 16}
+	spend := func(l store.RateLimit, want bool) func(ctx context.Context) error {
+		return func(ctx context.Context) error {
+			ok, _, err := s.Spend(ctx, l, 1, fixtureNow)
+			if err == nil && ok != want {
+				err = fmt.Errorf("Spend = %v, want %v", ok, want)
+			}
+			return err
+		}
+	}
+	counts := func(ls ...store.RateLimit) func(ctx context.Context) error {
+		return func(ctx context.Context) error { _, err := s.Counts(ctx, ls, fixtureNow); return err }
+	}
+	pending := func(ctx context.Context) error {
+		_, err := s.CountPendingAuthorizations(ctx, acct.ID, fixtureNow, 1000)
+		return err
+	}
 	return []opStep{
 		{"RedeemNonce", 0, 1, true, func(ctx context.Context) error { return s.RedeemNonce(ctx, core.NewID(), fixtureNow) }},
+		{"Spend (new accounts, 4 shards)", 4, 1, true, spend(accountsLimit, true)},
 		{"GetAccountByKey (none)", 1, 0, true, func(ctx context.Context) error {
 			_, err := s.GetAccountByKey(ctx, acct.KeyThumbprint)
 			if err == nil {
@@ -87,9 +114,12 @@ func opSteps(s *Store) []opStep {
 		{"CreateAccount", 0, 2, true, func(ctx context.Context) error { return s.CreateAccount(ctx, acct) }},
 		{"GetAccountByKey", 1, 0, false, func(ctx context.Context) error { _, err := s.GetAccountByKey(ctx, acct.KeyThumbprint); return err }},
 		{"GetAccount", 1, 0, true, func(ctx context.Context) error { _, err := s.GetAccount(ctx, acct.ID); return err }},
+		{"Counts (failed validations, 1 name)", 1, 0, true, counts(failed("a.example.com"))},
 		{"FindValidAuthorizations (none)", 1, 0, true, func(ctx context.Context) error {
 			return wantFound(0)(s.FindValidAuthorizations(ctx, acct.ID, "acme", idents, fixtureNow))
 		}},
+		{"CountPendingAuthorizations (none)", 1, 0, true, pending},
+		{"Spend (orders, 16 shards)", 16, 1, true, spend(ordersLimit, true)},
 		{"CreateOrder (1 name)", 0, 2, true, func(ctx context.Context) error { return s.CreateOrder(ctx, o, azs) }},
 		{"GetAuthorization", 1, 0, true, func(ctx context.Context) error { _, err := s.GetAuthorization(ctx, azs[0].ID); return err }},
 		{"MarkChallengeProcessing", 1, 1, true, func(ctx context.Context) error {
@@ -140,6 +170,16 @@ func opSteps(s *Store) []opStep {
 			return err
 		}},
 		{"DeactivateAccount", 1, 1, false, func(ctx context.Context) error { _, err := s.DeactivateAccount(ctx, acct.ID); return err }},
+		{"CreateOrder (2 names)", 0, 3, false, func(ctx context.Context) error { return s.CreateOrder(ctx, o4, azs4) }},
+		{"CountPendingAuthorizations (2 pending)", 1, 0, false, pending},
+		{"NextPendingExpiry", 1, 0, false, func(ctx context.Context) error {
+			_, err := s.NextPendingExpiry(ctx, acct.ID, fixtureNow)
+			return err
+		}},
+		{"Counts (failed validations, 2 names)", 2, 0, false, counts(failed("b.example.com"), failed("c.example.com"))},
+		{"Spend (16 shards, allowed)", 16, 1, false, spend(tight, true)},
+		{"Spend (16 shards, refused)", 16, 0, false, spend(tight, false)},
+		{"Add (refund)", 0, 1, false, func(ctx context.Context) error { return s.Add(ctx, tight, -1, fixtureNow) }},
 	}
 }
 

@@ -13,7 +13,9 @@ import (
 
 // OpCounts are Firestore document operations as billed: Reads counts
 // documents returned by lookups (found or missing) and queries (at least
-// one per query, the minimum charge of an empty result); Writes counts the
+// one per query, the minimum charge of an empty result), and for a count
+// aggregation one per 1,000 index entries counted (at least one); Writes
+// counts the
 // writes in each Commit or BatchWrite, successful or not (a failed commit is
 // not billed, so this may overcount under contention); RPCs counts calls.
 type OpCounts struct {
@@ -88,6 +90,7 @@ func (c *OpCounter) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.
 
 // countingStream counts the documents a BatchGetDocuments or RunQuery
 // stream returns; a query that ends having returned none counts one read.
+// A RunAggregationQuery counts its result: one read per 1,000 counted.
 type countingStream struct {
 	grpc.ClientStream
 	c       *OpCounter
@@ -97,7 +100,8 @@ type countingStream struct {
 }
 
 func (s *countingStream) SendMsg(m any) error {
-	if _, ok := m.(*firestorepb.RunQueryRequest); ok {
+	switch m.(type) {
+	case *firestorepb.RunQueryRequest, *firestorepb.RunAggregationQueryRequest:
 		s.query = true
 	}
 	return s.ClientStream.SendMsg(m)
@@ -115,6 +119,15 @@ func (s *countingStream) RecvMsg(m any) error {
 	case *firestorepb.BatchGetDocumentsResponse:
 		if r.GetFound() != nil || r.GetMissing() != "" {
 			s.c.reads.Add(1)
+		}
+	case *firestorepb.RunAggregationQueryResponse:
+		s.query = true
+		for _, v := range r.GetResult().GetAggregateFields() {
+			if n := v.GetIntegerValue(); n > 0 {
+				batches := (n + 999) / 1000
+				s.docs += batches
+				s.c.reads.Add(batches)
+			}
 		}
 	case *firestorepb.RunQueryResponse:
 		s.query = true

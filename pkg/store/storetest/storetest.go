@@ -58,11 +58,15 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Certificate/Revoke", testRevokeCertificate},
 		{"Certificate/Replaces", testReplaces},
 		{"Nonce/Redeem", testRedeemNonce},
+		{"RateLimit/Spend", testRateLimitSpend},
+		{"RateLimit/Counts", testRateLimitCounts},
+		{"RateLimit/PendingAuthorizations", testPendingAuthorizations},
 		{"Race/CreateAccount", testRaceCreateAccount},
 		{"Race/BeginFinalize", testRaceBeginFinalize},
 		{"Race/MarkChallengeProcessing", testRaceMarkChallengeProcessing},
 		{"Race/RecordValidation", testRaceRecordValidation},
 		{"Race/RedeemNonce", testRaceRedeemNonce},
+		{"Race/RateLimitSpend", testRaceRateLimitSpend},
 		{"Recoverer", testRecoverer},
 	}
 	for _, tc := range tests {
