@@ -4,7 +4,9 @@
 #   1. gofmt (fails on any unformatted file)
 #   2. go vet ./...
 #   3. the Firestore emulator (scripts/firestore-emulator.sh), so the store
-#      conformance suite also runs on pkg/store/firestore
+#      conformance suite also runs on pkg/store/firestore, and a Vault
+#      server binary (scripts/vault-build.sh, built once and cached; VAULT_BIN
+#      set in the environment skips the build) for pkg/ca/vault
 #   4. go test -count=1 ./... (unit tests, the conformance suite, the
 #      end-to-end runs of certbot, x/crypto/acme and cert-manager's client
 #      in scripts/e2e), then -race on a concurrency-heavy subset
@@ -92,6 +94,16 @@ if [[ -x scripts/firestore-emulator.sh ]]; then
 else
 	# Marked step: runs as soon as scripts/firestore-emulator.sh exists.
 	fail "scripts/firestore-emulator.sh is missing: the Firestore store tests cannot run"
+fi
+
+step "Vault server binary (scripts/vault-build.sh)"
+# pkg/ca/vault and the Vault end-to-end tests run a real Vault dev server.
+# The first build takes minutes; it is cached outside the repository.
+if vault_bin="$(scripts/vault-build.sh)"; then
+	export VAULT_BIN="$vault_bin"
+	echo "VAULT_BIN=$VAULT_BIN ($("$VAULT_BIN" version 2>/dev/null || echo '?'))"
+else
+	fail "scripts/vault-build.sh: no Vault binary (the Vault tests fail without one in CI)"
 fi
 
 step "go test -count=1 -timeout $timeout ./..."
