@@ -10,6 +10,7 @@
 //	authorizations/{id}            §7.1.4 authorization, challenges embedded
 //	certificates/{order id}        issued certificate, one per order
 //	nonces/{nonce}                 redeemed replay nonces (§6.5)
+//	eabKeys/{kid}                  external account binding keys (§7.3.4)
 //
 // Every transition is conditional. A transition that reads and writes one
 // document uses an optimistic update: read it, check the status, and write
@@ -53,6 +54,7 @@ const (
 	collAuthorizations = "authorizations"
 	collCertificates   = "certificates"
 	collNonces         = "nonces"
+	collEABKeys        = "eabKeys"
 )
 
 // DefaultDatabaseID is the database New opens when Config.DatabaseID is empty.
@@ -88,7 +90,7 @@ type Store struct {
 	conn   *grpc.ClientConn // owned emulator connection, nil in production
 	now    func() time.Time
 
-	accounts, accountKeys, orders, authzs, certs, nonces *firestore.CollectionRef
+	accounts, accountKeys, orders, authzs, certs, nonces, eabKeys *firestore.CollectionRef
 }
 
 // New connects to Firestore. opts are passed to the Firestore client (for
@@ -135,6 +137,7 @@ func New(ctx context.Context, cfg Config, opts ...option.ClientOption) (*Store, 
 	s.authzs = client.Collection(p + collAuthorizations)
 	s.certs = client.Collection(p + collCertificates)
 	s.nonces = client.Collection(p + collNonces)
+	s.eabKeys = client.Collection(p + collEABKeys)
 	return s, nil
 }
 
