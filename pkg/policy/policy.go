@@ -77,7 +77,9 @@ type Profile struct {
 	// AuthzLifetime is how long a valid authorization may be reused;
 	// default 24 h.
 	AuthzLifetime Duration `json:"authzLifetime,omitempty"`
-	// RequireEAB requires an external account binding on newAccount.
+	// RequireEAB requires an external account binding on newAccount
+	// (RFC 8555 §7.3.4): the directory says so in
+	// meta.externalAccountRequired, and only bound accounts may order.
 	RequireEAB bool `json:"requireEAB,omitempty"`
 	// MaxIdentifiers caps the identifiers of one order; default and
 	// at most MaxIdentifiersLimit.
@@ -161,11 +163,6 @@ func (pr *Profile) init() error {
 	if pr.MaxOrdersPerHour == 0 {
 		pr.MaxOrdersPerHour = 3000
 	}
-	if pr.RequireEAB {
-		// Refused rather than ignored: a profile that asks for EAB must
-		// never silently accept accounts without it.
-		return fmt.Errorf("requireEAB: external account binding is not implemented yet")
-	}
 	if pr.DefaultLifetime > pr.MaxLifetime {
 		return fmt.Errorf("defaultLifetime %v exceeds maxLifetime %v", time.Duration(pr.DefaultLifetime), time.Duration(pr.MaxLifetime))
 	}
@@ -217,11 +214,9 @@ func (p *Policy) Names() []string {
 // under it). The rule: an account may use every profile the directory
 // lists in meta.profiles, whichever it was created under, except a
 // profile that requires external account binding (RFC 8555 §7.3.4),
-// which only accounts bound with an EAB key may use. No account is bound
-// yet (EAB is not implemented, and Parse refuses requireEAB until it is),
-// so such a profile is refused to all; this is the one place the rule
-// lives, for EAB keys that narrow the profiles an account may use to add
-// to.
+// which only accounts bound with an EAB key may use. What a bound
+// account may order is further narrowed by its key (Narrowing); this is
+// the one place the profile rule lives.
 func (pr *Profile) AllowedFor(a *core.Account) bool {
 	return !pr.RequireEAB || a.EABKeyID != ""
 }
