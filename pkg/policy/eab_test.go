@@ -99,4 +99,3 @@ func TestNarrowingChallengesAndLifetime(t *testing.T) {
 		t.Errorf("CheckLifetime(49h) = %v, want malformed naming the limit and key", p)
 	}
 }
-
