@@ -132,6 +132,10 @@ type Order struct {
 	// when it asked for none.
 	NotBefore time.Time
 	NotAfter  time.Time
+	// LifetimeCap, when positive, caps the lifetime of the certificate
+	// when the order asked for no notAfter: the maximum of the EAB key
+	// that bound the account, recorded at newOrder.
+	LifetimeCap time.Duration
 	// AuthzIDs lists the authorizations of this order, one per identifier.
 	AuthzIDs []string
 	Error    *problem.Problem

@@ -45,6 +45,7 @@ type orderDoc struct {
 	expires                        time.Time
 	idents                         []acme.Identifier
 	notBefore, notAfter            time.Time
+	lifetimeCap                    time.Duration
 	authzIDs                       []string
 	errJSON                        []byte
 	csr                            []byte
@@ -196,7 +197,7 @@ func orderToDoc(o *core.Order) (orderDoc, error) {
 	return orderDoc{id: o.ID, accountID: o.AccountID, profile: o.Profile, status: string(o.Status),
 		expires: o.Expires, idents: o.Identifiers, notBefore: o.NotBefore, notAfter: o.NotAfter,
 		authzIDs: o.AuthzIDs, errJSON: ej, csr: o.CSR, certificateID: o.CertificateID,
-		createdAt: o.CreatedAt, updatedAt: o.UpdatedAt}, nil
+		createdAt: o.CreatedAt, updatedAt: o.UpdatedAt, lifetimeCap: o.LifetimeCap}, nil
 }
 
 func (d *orderDoc) core() (*core.Order, error) {
@@ -208,7 +209,7 @@ func (d *orderDoc) core() (*core.Order, error) {
 		Status: core.Status(d.status), Expires: d.expires, Identifiers: d.idents,
 		NotBefore: d.notBefore, NotAfter: d.notAfter, AuthzIDs: d.authzIDs, Error: p,
 		CSR: d.csr, CertificateID: d.certificateID, CreatedAt: d.createdAt,
-		UpdatedAt: d.updatedAt}, nil
+		UpdatedAt: d.updatedAt, LifetimeCap: d.lifetimeCap}, nil
 }
 
 func (d *orderDoc) encode() []byte {
@@ -231,6 +232,12 @@ func (d *orderDoc) encode() []byte {
 	w.str(d.certificateID)
 	w.time(d.createdAt)
 	w.time(d.updatedAt)
+	// Optional trailing fields, added after version 1 shipped: a reader
+	// that finds none (an older document) leaves them zero, and older
+	// readers stop before them.
+	if d.lifetimeCap > 0 {
+		w.int(int64(d.lifetimeCap))
+	}
 	return w.b
 }
 
@@ -246,5 +253,8 @@ func (d *orderDoc) decode(b []byte) error {
 	d.notBefore, d.notAfter, d.authzIDs = r.time(), r.time(), r.strs()
 	d.errJSON, d.csr, d.certificateID = r.bytes(), r.bytes(), r.str()
 	d.createdAt, d.updatedAt = r.time(), r.time()
+	if r.err == nil && len(r.b) > 0 {
+		d.lifetimeCap = time.Duration(r.int())
+	}
 	return r.err
 }

@@ -118,6 +118,7 @@ type orderDoc struct {
 	Error         string     `firestore:"error,omitempty"`
 	CSR           []byte     `firestore:"csr,omitempty"`
 	CertificateID string     `firestore:"certificateId,omitempty"`
+	LifetimeCap   int64      `firestore:"lifetimeCapNs,omitempty"`
 	CreatedAt     time.Time  `firestore:"createdAt"`
 	UpdatedAt     time.Time  `firestore:"updatedAt,omitempty"`
 	ExpireAt      time.Time  `firestore:"expireAt"`
