@@ -33,12 +33,16 @@ type stack struct {
 }
 
 // newStack starts the responders and both functions against gcp.
-func newStack(t *testing.T, gcp gcpEndpoints) *stack {
+func newStack(t *testing.T, gcp gcpEndpoints) *stack { return newStackEnv(t, gcp) }
+
+// newStackEnv is newStack with extra KEY=VALUE settings for both
+// functions, after (so overriding) the stack's own.
+func newStackEnv(t *testing.T, gcp gcpEndpoints, extra ...string) *stack {
 	t.Helper()
 	needEmulator(t)
 	s := &stack{Responders: e2eutil.StartResponders(t, true), t: t, Project: "e2ecloud-" + randHex(t, 6), GCP: gcp}
 	acmePort, validatePort := e2eutil.FreePort(t), e2eutil.FreePort(t)
-	s.fnEnv = s.env(validatePort)
+	s.fnEnv = append(s.env(validatePort), extra...)
 	s.Validate = newFnProc(t, "Validate", validatePort, s.fnEnv)
 	s.ACME = newFnProc(t, "ACME", acmePort, s.fnEnv)
 	s.Validate.Start()
