@@ -57,6 +57,11 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 	}
 	defer st.Close()
 	defer startPruner(ctx, st, log)()
+	stopAdmin, err := serveAdmin(filepath.Join(cfg.DataDir, adminSocketName), st, cfg.Policy, log)
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
 	// Listen before the CA opens: its leaves name the CRL's URL, which
 	// needs the port (ACMERA_ADDR may ask for any free one).
 	ln, err := net.Listen("tcp", cfg.Addr)

@@ -4,6 +4,10 @@
 // own so that SIGTERM drains the requests in flight). With no FUNCTION_TARGET it runs
 // the embedded default: the whole RA in one process over HTTPS, on an
 // embedded store, an in-process queue and a local CA.
+//
+// Commands: `acmera eab create|list|revoke` manage external account
+// binding keys on the store of the same environment (eab.go), and
+// `acmera help` lists the commands and modes.
 package main
 
 import (
@@ -19,14 +23,25 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout, os.Stderr); err != nil {
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "acmera:", err)
 		os.Exit(1)
 	}
 }
 
-// run picks the mode from the environment.
-func run(ctx context.Context, env func(string) string, stdout, stderr io.Writer) error {
+// run runs the command of args, or with none serves in the mode the
+// environment picks.
+func run(ctx context.Context, args []string, env func(string) string, stdout, stderr io.Writer) error {
+	switch {
+	case len(args) == 0:
+	case isHelp(args[0]):
+		_, err := io.WriteString(stdout, usage)
+		return err
+	case args[0] == "eab":
+		return runEAB(ctx, args[1:], env, stdout)
+	default:
+		return fmt.Errorf("unknown command %q; run acmera help", args[0])
+	}
 	switch target := env("FUNCTION_TARGET"); target {
 	case "":
 		if env("ACMERA_CAS_POOL") != "" || env("ACMERA_TASKS_QUEUE") != "" {

@@ -136,6 +136,10 @@ type Order struct {
 	// "replaces", as it sent it; ReplacesCertID is that certificate's ID.
 	// Both are empty for an order that replaces nothing.
 	Replaces, ReplacesCertID string
+	// LifetimeCap, when positive, caps the lifetime of the certificate
+	// when the order asked for no notAfter: the maximum of the EAB key
+	// that bound the account, recorded at newOrder.
+	LifetimeCap time.Duration
 	// AuthzIDs lists the authorizations of this order, one per identifier.
 	AuthzIDs []string
 	Error    *problem.Problem

@@ -84,7 +84,9 @@ type Profile struct {
 	// AuthzLifetime is how long a valid authorization may be reused;
 	// default 24 h.
 	AuthzLifetime Duration `json:"authzLifetime,omitempty"`
-	// RequireEAB requires an external account binding on newAccount.
+	// RequireEAB requires an external account binding on newAccount
+	// (RFC 8555 §7.3.4): the directory says so in
+	// meta.externalAccountRequired, and only bound accounts may order.
 	RequireEAB bool `json:"requireEAB,omitempty"`
 	// MaxIdentifiers caps the identifiers of one order; default and
 	// at most MaxIdentifiersLimit.
@@ -186,11 +188,6 @@ func (pr *Profile) init() error {
 	setLimit(&pr.MaxOrdersPerHour, DefaultMaxOrdersPerHour)
 	setLimit(&pr.MaxPendingAuthorizations, DefaultMaxPendingAuthorizations)
 	setLimit(&pr.MaxFailedValidationsPerHour, DefaultMaxFailedValidationsPerHour)
-	if pr.RequireEAB {
-		// Refused rather than ignored: a profile that asks for EAB must
-		// never silently accept accounts without it.
-		return fmt.Errorf("requireEAB: external account binding is not implemented yet")
-	}
 	if err := pr.initCAA(); err != nil {
 		return err
 	}
@@ -245,11 +242,9 @@ func (p *Policy) Names() []string {
 // under it). The rule: an account may use every profile the directory
 // lists in meta.profiles, whichever it was created under, except a
 // profile that requires external account binding (RFC 8555 §7.3.4),
-// which only accounts bound with an EAB key may use. No account is bound
-// yet (EAB is not implemented, and Parse refuses requireEAB until it is),
-// so such a profile is refused to all; this is the one place the rule
-// lives, for EAB keys that narrow the profiles an account may use to add
-// to.
+// which only accounts bound with an EAB key may use. What a bound
+// account may order is further narrowed by its key (Narrowing); this is
+// the one place the profile rule lives.
 func (pr *Profile) AllowedFor(a *core.Account) bool {
 	return !pr.RequireEAB || a.EABKeyID != ""
 }

@@ -105,7 +105,6 @@ func TestParseErrors(t *testing.T) {
 		"unknown field":   `{"profiles":{"acme":{"allowAnyName":true,"colour":"red"}}}`,
 		"bad name":        `{"profiles":{"acme":{"allowAnyName":true},"Bad Name":{"allowAnyName":true}}}`,
 		"wildcard suffix": `{"profiles":{"acme":{"dnsSuffixes":["*.x.example"]}}}`,
-		"EAB not yet":     `{"profiles":{"acme":{"allowAnyName":true,"requireEAB":true}}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := Parse([]byte(js)); err == nil {

@@ -27,6 +27,9 @@ type NewAccountRequest struct {
 	// Source is the client's address, the key of the new-accounts rate
 	// limit (Config.NewAccountsPerHour).
 	Source string
+	// EAB is the request's external account binding, nil when it has
+	// none (RFC 8555 §7.3.4).
+	EAB *EABBinding
 }
 
 // KeyInUseError reports that a key is already bound to another account
@@ -63,9 +66,13 @@ func (r *RA) Account(ctx context.Context, id string) (*core.Account, error) {
 
 // NewAccount creates an account for a key, or returns the one the key is
 // already bound to (created false). Of two racing requests with one key,
-// exactly one creates.
+// exactly one creates. A request with an external account binding creates
+// an account bound to that key, or nothing (RFC 8555 §7.3.4); a profile
+// with requireEAB creates no account without one. A known key gets its
+// account and binds nothing, so no request binds a key twice.
 func (r *RA) NewAccount(ctx context.Context, req NewAccountRequest) (*core.Account, bool, error) {
-	if _, err := r.profile(req.Profile); err != nil {
+	pr, err := r.profile(req.Profile)
+	if err != nil {
 		return nil, false, err
 	}
 	if req.OnlyReturnExisting {
@@ -74,6 +81,19 @@ func (r *RA) NewAccount(ctx context.Context, req NewAccountRequest) (*core.Accou
 			err = problem.New(problem.AccountDoesNotExist, "no account exists with this key")
 		}
 		return existing, false, err
+	}
+	var eab *core.EABKey
+	switch {
+	case req.EAB != nil:
+		if eab, err = r.checkEAB(ctx, req.EAB, req.Profile); err != nil {
+			return nil, false, err
+		}
+	case pr.RequireEAB:
+		if existing, err := r.existing(ctx, req.Thumbprint); existing != nil || err != nil {
+			return existing, false, err
+		}
+		return nil, false, problem.New(problem.ExternalAccountRequired,
+			"profile %q requires an external account binding: send externalAccountBinding with an EAB key of this profile (certbot: --eab-kid and --eab-hmac-key)", req.Profile)
 	}
 	// Create first and look up only on conflict: a new account costs no
 	// read, and the key binding settles races either way.
@@ -102,8 +122,15 @@ func (r *RA) NewAccount(ctx context.Context, req NewAccountRequest) (*core.Accou
 		ID: core.NewID(), KeyThumbprint: req.Thumbprint, Key: req.Key, Contact: contact,
 		Status: core.StatusValid, CreatedAt: r.now(), Profile: req.Profile,
 	}
+	if eab != nil {
+		a.EABKeyID = eab.KID
+	}
 	if err := r.store.CreateAccount(ctx, a); err != nil {
 		r.refund(ctx, spent, 1, now) // nothing was created
+		if errors.Is(err, store.ErrEABKeyUnusable) {
+			r.log.InfoContext(ctx, "EAB key refused", "event", "eab.refuse", "eab_kid", eab.KID, "profile", a.Profile, "reason", err.Error())
+			return nil, false, unusableEAB(eab, a.CreatedAt)
+		}
 		if errors.Is(err, store.ErrConflict) {
 			existing, err := r.existing(ctx, req.Thumbprint)
 			if existing == nil && err == nil {
@@ -114,7 +141,11 @@ func (r *RA) NewAccount(ctx context.Context, req NewAccountRequest) (*core.Accou
 		return nil, false, fmt.Errorf("store.CreateAccount: %w", err)
 	}
 	r.accounts.put(a, epoch, r.now())
-	r.log.InfoContext(ctx, "account created", "event", "account.create", "account", a.ID, "profile", a.Profile)
+	r.log.InfoContext(ctx, "account created", "event", "account.create", "account", a.ID, "profile", a.Profile, "eab_kid", a.EABKeyID)
+	if eab != nil {
+		r.log.InfoContext(ctx, "account bound to EAB key", "event", "eab.bind", "account", a.ID, "eab_kid", eab.KID,
+			"profile", a.Profile, "reusable", eab.Reusable, "uses", eab.Uses+1)
+	}
 	return a, true, nil
 }
 

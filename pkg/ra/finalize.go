@@ -106,6 +106,9 @@ func (r *RA) issueRequest(o *core.Order, csr *x509.CertificateRequest) (ca.Issue
 	if len(req.DNSNames) > 0 && len(req.DNSNames[0]) <= 64 {
 		req.CommonName = req.DNSNames[0]
 	}
+	if o.NotAfter.IsZero() && o.LifetimeCap > 0 && req.Lifetime > o.LifetimeCap {
+		req.Lifetime = o.LifetimeCap // the EAB key's maximum
+	}
 	if !o.NotAfter.IsZero() {
 		start := o.NotBefore
 		if start.IsZero() {

@@ -63,7 +63,7 @@ func fuzzOrder(list string) (*core.Order, bool) {
 		typ, val, _ := strings.Cut(s, ":")
 		in = append(in, acme.Identifier{Type: typ, Value: val})
 	}
-	ids, err := checkIdentifiers(policy.AllowAny().Profile(policy.DefaultProfile), in)
+	ids, err := checkIdentifiers(policy.AllowAny().Profile(policy.DefaultProfile), nil, in)
 	if err != nil {
 		return nil, false
 	}

@@ -40,12 +40,16 @@ func (r *RA) NewOrder(ctx context.Context, acct *core.Account, req NewOrderReque
 	if !pr.AllowedFor(acct) {
 		return nil, problem.Unauthorizedf("account %s may not use profile %q: it requires an account bound with an external account key (EAB)", acct.ID, req.Profile)
 	}
-	idents, err := checkIdentifiers(pr, req.Identifiers)
+	nar, err := r.narrowing(ctx, acct)
+	if err != nil {
+		return nil, err
+	}
+	idents, err := checkIdentifiers(pr, nar, req.Identifiers)
 	if err != nil {
 		return nil, err
 	}
 	now := r.now()
-	if err := checkValidity(pr, now, req.NotBefore, req.NotAfter); err != nil {
+	if err := checkValidity(pr, nar, now, req.NotBefore, req.NotAfter); err != nil {
 		return nil, err
 	}
 	var replaces string
@@ -65,6 +69,9 @@ func (r *RA) NewOrder(ctx context.Context, acct *core.Account, req NewOrderReque
 	if replaces != "" {
 		o.Replaces, o.ReplacesCertID = req.Replaces, replaces
 	}
+	if nar != nil && nar.MaxLifetime > 0 && nar.MaxLifetime < time.Duration(pr.DefaultLifetime) {
+		o.LifetimeCap = nar.MaxLifetime
+	}
 	reuse, err := r.reusable(ctx, acct, req.Profile, idents, o.Expires)
 	if err != nil {
 		return nil, err
@@ -75,7 +82,7 @@ func (r *RA) NewOrder(ctx context.Context, acct *core.Account, req NewOrderReque
 			o.AuthzIDs = append(o.AuthzIDs, az.ID)
 			continue
 		}
-		az := newAuthz(pr, acct, o, id, now)
+		az := newAuthz(pr, nar, acct, o, id, now)
 		fresh = append(fresh, az)
 		o.AuthzIDs = append(o.AuthzIDs, az.ID)
 	}
@@ -94,13 +101,15 @@ func (r *RA) NewOrder(ctx context.Context, acct *core.Account, req NewOrderReque
 		return nil, fmt.Errorf("store.CreateOrder: %w", err)
 	}
 	r.log.InfoContext(ctx, "order created", "event", "order.create", "account", acct.ID, "order", o.ID,
-		"identifiers", identValues(idents), "reused", len(idents)-len(fresh), "replaces", o.ReplacesCertID)
+		"identifiers", identValues(idents), "reused", len(idents)-len(fresh), "replaces", o.ReplacesCertID, "eab_kid", acct.EABKeyID)
 	return o, nil
 }
 
-// checkIdentifiers normalizes, de-duplicates and checks the identifiers; a
-// failure carries one subproblem per rejected identifier (RFC 8555 §6.7.1).
-func checkIdentifiers(pr *policy.Profile, in []acme.Identifier) ([]acme.Identifier, error) {
+// checkIdentifiers normalizes, de-duplicates and checks the identifiers
+// against the profile and the account's EAB key (nar, nil for none); a
+// failure carries one subproblem per rejected identifier (RFC 8555
+// §6.7.1), always so when the key refused one.
+func checkIdentifiers(pr *policy.Profile, nar *policy.Narrowing, in []acme.Identifier) ([]acme.Identifier, error) {
 	if len(in) == 0 {
 		return nil, problem.Malformedf("the order has no identifiers")
 	}
@@ -110,10 +119,19 @@ func checkIdentifiers(pr *policy.Profile, in []acme.Identifier) ([]acme.Identifi
 	seen := make(map[acme.Identifier]bool, len(in))
 	out := make([]acme.Identifier, 0, len(in))
 	var subs []problem.Problem
+	byKey := 0
 	for _, raw := range in {
 		id, p := policy.Normalize(raw)
 		if p == nil {
 			p = pr.CheckIdentifier(id)
+		}
+		if p == nil && nar != nil {
+			if p = nar.CheckIdentifier(id); p == nil {
+				p = keyChallenges(pr, nar, id)
+			}
+			if p != nil {
+				byKey++
+			}
 		}
 		if p != nil {
 			subs = append(subs, *p)
@@ -124,10 +142,10 @@ func checkIdentifiers(pr *policy.Profile, in []acme.Identifier) ([]acme.Identifi
 			out = append(out, id)
 		}
 	}
-	switch len(subs) {
-	case 0:
+	switch {
+	case len(subs) == 0:
 		return out, nil
-	case 1:
+	case len(subs) == 1 && byKey == 0:
 		return nil, &subs[0]
 	}
 	top := subs[0].Type
@@ -137,12 +155,27 @@ func checkIdentifiers(pr *policy.Profile, in []acme.Identifier) ([]acme.Identifi
 		}
 	}
 	p := problem.New(top, "%d identifiers were refused; see subproblems", len(subs))
+	if byKey > 0 {
+		p = problem.New(top, "%d of the order's identifiers were refused, %d of them by EAB key %q; see subproblems", len(subs), byKey, nar.KID)
+	}
 	p.Subproblems = subs
 	return nil, p
 }
 
-// checkValidity checks a requested notBefore/notAfter against the profile.
-func checkValidity(pr *policy.Profile, now, nb, na time.Time) error {
+// keyChallenges refuses an identifier for which the profile and the key
+// share no challenge type.
+func keyChallenges(pr *policy.Profile, nar *policy.Narrowing, id acme.Identifier) *problem.Problem {
+	base, wildcard := strings.CutPrefix(id.Value, "*.")
+	if len(nar.Challenges(pr.ChallengesFor(acme.Identifier{Type: id.Type, Value: base}, wildcard))) > 0 {
+		return nil
+	}
+	return problem.New(problem.RejectedIdentifier, "no challenge type that both this profile and EAB key %q allow can validate %q",
+		nar.KID, id.Value).WithIdentifier(id)
+}
+
+// checkValidity checks a requested notBefore/notAfter against the profile
+// and the EAB key's maximum lifetime (nar, nil for none).
+func checkValidity(pr *policy.Profile, nar *policy.Narrowing, now, nb, na time.Time) error {
 	if nb.IsZero() && na.IsZero() {
 		return nil
 	}
@@ -159,6 +192,11 @@ func checkValidity(pr *policy.Profile, now, nb, na time.Time) error {
 	if !na.IsZero() && na.Sub(start) > time.Duration(pr.MaxLifetime) {
 		return problem.Malformedf("the requested lifetime %v exceeds this profile's maximum of %v",
 			na.Sub(start).Round(time.Second), time.Duration(pr.MaxLifetime))
+	}
+	if !na.IsZero() {
+		if p := nar.CheckLifetime(na.Sub(start)); p != nil {
+			return p
+		}
 	}
 	return nil
 }
@@ -191,14 +229,14 @@ func (r *RA) reusable(ctx context.Context, acct *core.Account, profile string, i
 
 // newAuthz builds a pending authorization for one identifier with one
 // challenge per allowed type, each with its own random token.
-func newAuthz(pr *policy.Profile, acct *core.Account, o *core.Order, id acme.Identifier, now time.Time) *core.Authorization {
+func newAuthz(pr *policy.Profile, nar *policy.Narrowing, acct *core.Account, o *core.Order, id acme.Identifier, now time.Time) *core.Authorization {
 	base, wildcard := strings.CutPrefix(id.Value, "*.")
 	az := &core.Authorization{
 		ID: core.NewID(), AccountID: acct.ID, OrderID: o.ID, Profile: o.Profile,
 		Identifier: acme.Identifier{Type: id.Type, Value: base}, Wildcard: wildcard,
 		Status: core.StatusPending, Expires: o.Expires, CreatedAt: now,
 	}
-	for _, typ := range pr.ChallengesFor(id, wildcard) {
+	for _, typ := range nar.Challenges(pr.ChallengesFor(id, wildcard)) {
 		az.Challenges = append(az.Challenges, core.Challenge{
 			ID: core.NewID()[:11], Type: typ, Token: core.NewToken(), Status: core.StatusPending,
 		})

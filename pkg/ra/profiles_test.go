@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/acmera/acmera/pkg/acme"
+	"github.com/acmera/acmera/pkg/core"
 	"github.com/acmera/acmera/pkg/problem"
 )
 
@@ -19,6 +20,9 @@ func TestNewOrderProfileUseRule(t *testing.T) {
 	p, ok := problem.Of(err)
 	if !ok || p.Type != problem.Unauthorized || p.Status != 403 || !strings.Contains(p.Detail, `may not use profile "acme"`) {
 		t.Fatalf("unbound account: %v, want 403 unauthorized naming the profile", err)
+	}
+	if err := f.store.CreateEABKey(t.Context(), &core.EABKey{KID: "eab-key-1", Profile: "acme", HMAC: []byte("k"), Reusable: true}); err != nil {
+		t.Fatal(err)
 	}
 	bound := *f.acct
 	bound.EABKeyID = "eab-key-1"

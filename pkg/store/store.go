@@ -26,6 +26,12 @@ var ErrNotFound = errors.New("store: not found")
 // status the transition starts from, or a unique key is already taken.
 var ErrConflict = errors.New("store: conflict")
 
+// ErrEABKeyUnusable means CreateAccount was asked to bind an external
+// account binding key that cannot bind it: unknown, of another profile,
+// revoked, expired at the account's CreatedAt, or single-use and already
+// used. The error wraps the reason; nothing was stored.
+var ErrEABKeyUnusable = errors.New("store: EAB key unusable")
+
 // Store is the full storage contract. Callers that only read should accept
 // the narrower Reader.
 type Store interface {
@@ -35,6 +41,7 @@ type Store interface {
 	Certificates
 	Nonces
 	RateLimits
+	EABKeys
 	// Close releases the store's resources.
 	Close() error
 }
@@ -57,7 +64,14 @@ type Accounts interface {
 	// CreateAccount stores a new account and binds its key thumbprint to it,
 	// atomically. If the thumbprint is already bound it stores nothing and
 	// returns ErrConflict; of two racing calls with one key exactly one
-	// succeeds.
+	// succeeds. When a.EABKeyID is set, the same transaction binds that
+	// external account binding key (RFC 8555 §7.3.4): the key must exist,
+	// be of a.Profile and be able to bind an account created at a.CreatedAt
+	// (core.EABKey.CanBind); then its use count is incremented. Otherwise
+	// nothing is stored and the error wraps ErrEABKeyUnusable (the key
+	// binding is checked after the thumbprint, so a known key still gets
+	// ErrConflict). Of two accounts racing for one single-use key, exactly
+	// one is created.
 	CreateAccount(ctx context.Context, a *core.Account) error
 	// UpdateAccountContact replaces the contacts of a valid account and
 	// returns the result; ErrConflict if the account is not valid.
@@ -191,6 +205,21 @@ type RateLimits interface {
 	// Counts returns the count of each limit's window containing now, in
 	// one round trip where the store can.
 	Counts(ctx context.Context, ls []RateLimit, now time.Time) ([]int64, error)
+}
+
+// EABKeys holds the external account binding keys (RFC 8555 §7.3.4),
+// managed by the operator; binding one to an account is part of
+// Accounts.CreateAccount.
+type EABKeys interface {
+	// CreateEABKey stores a new key; ErrConflict if its KID exists.
+	CreateEABKey(ctx context.Context, k *core.EABKey) error
+	// GetEABKey reads a key; ErrNotFound if absent.
+	GetEABKey(ctx context.Context, kid string) (*core.EABKey, error)
+	// ListEABKeys returns every key, ordered by KID.
+	ListEABKeys(ctx context.Context) ([]*core.EABKey, error)
+	// RevokeEABKey marks a key revoked at at and returns it; ErrNotFound if
+	// absent, ErrConflict (with the key) if it is already revoked.
+	RevokeEABKey(ctx context.Context, kid string, at time.Time) (*core.EABKey, error)
 }
 
 // Recoverer is implemented by stores that can list work interrupted by a

@@ -51,9 +51,13 @@ func (w *WFE) newAccount(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	eab, err := w.parseEAB(c.Request(), req.ExternalAccountBinding, s.jwk)
+	if err != nil {
+		return err
+	}
 	a, created, err := w.ra.NewAccount(ctx, ra.NewAccountRequest{
 		Profile: c.Param("profile"), Key: key, Thumbprint: tp, Contact: req.Contact, OnlyReturnExisting: req.OnlyReturnExisting,
-		Source: c.RealIP(),
+		Source: c.RealIP(), EAB: eab,
 	})
 	if err != nil {
 		return err

@@ -127,6 +127,17 @@ func errMembersMissing() error {
 // parseFlattened parses a flattened JWS and its protected header (RFC 7515
 // §5.2 steps 1-5); the signature is checked later, by verifySignature.
 func parseFlattened(body []byte) (*flattened, *protectedHeader, error) {
+	return parseFlattenedAlg(body, func(alg string) error {
+		if algAllowed(alg) {
+			return nil
+		}
+		return badAlgorithm("JWS algorithm %q is not accepted; use one of ES256, ES384, ES512, RS256, PS256, EdDSA", problem.Truncate(alg, 16))
+	})
+}
+
+// parseFlattenedAlg is parseFlattened with checkAlg deciding which "alg"
+// values are accepted (the EAB binding's JWS takes MACs only).
+func parseFlattenedAlg(body []byte, checkAlg func(alg string) error) (*flattened, *protectedHeader, error) {
 	var f flattened
 	var hasProtected, hasPayload, multi bool
 	var sig []byte
@@ -165,9 +176,8 @@ func parseFlattened(body []byte) (*flattened, *protectedHeader, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if !algAllowed(h.Alg) {
-		p := badAlgorithm("JWS algorithm %q is not accepted; use one of ES256, ES384, ES512, RS256, PS256, EdDSA", problem.Truncate(h.Alg, 16))
-		return nil, nil, p
+	if err := checkAlg(h.Alg); err != nil {
+		return nil, nil, err
 	}
 	// Checked after the algorithm, so that an unsecured JWS (alg "none",
 	// empty signature, RFC 7518 §3.6) is named as such.

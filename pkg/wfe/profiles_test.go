@@ -10,16 +10,13 @@ import (
 )
 
 // An account may order under any listed profile (here through newOrder's
-// "profile" member), but not under one that requires EAB, which no
-// account is bound with yet: unauthorized, naming the profile.
+// "profile" member), but not under one that requires EAB unless it was
+// bound with an EAB key: unauthorized, naming the profile.
 func TestProfileUseRule(t *testing.T) {
-	pol, err := policy.Parse([]byte(`{"profiles":{"acme":{"allowAnyName":true},"other":{"allowAnyName":true},"restricted":{"allowAnyName":true}}}`))
+	pol, err := policy.Parse([]byte(`{"profiles":{"acme":{"allowAnyName":true},"other":{"allowAnyName":true},"restricted":{"allowAnyName":true,"requireEAB":true}}}`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Parse refuses requireEAB until EAB exists; the RA must hold the rule
-	// regardless, so the test sets it after parsing.
-	pol.Profile("restricted").RequireEAB = true
 	e := newEnv(t, func(p *acmefn.Parts) { p.Policy = pol })
 	c := newRawClient(t, e)
 	c.register()

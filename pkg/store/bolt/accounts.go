@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"context"
+	"errors"
 	"slices"
 
 	"go.etcd.io/bbolt"
@@ -40,22 +41,42 @@ func (s *Store) GetAccountByKey(ctx context.Context, thumbprint string) (*core.A
 
 // CreateAccount stores a and binds its key thumbprint to it in one
 // transaction (RFC 8555 §7.3); ErrConflict if the thumbprint or the ID is
-// taken.
+// taken. With a.EABKeyID set the same transaction binds that key (see
+// store.Accounts.CreateAccount), or refuses with store.ErrEABKeyUnusable.
 func (s *Store) CreateAccount(ctx context.Context, a *core.Account) error {
 	d := accountToDoc(a)
 	val := d.encode()
-	return s.update(ctx, "CreateAccount", func(tx *bbolt.Tx) error {
+	var unusable error
+	err := s.update(ctx, "CreateAccount", func(tx *bbolt.Tx) error {
+		unusable = nil
 		if exists(tx, bucketAccountKeys, d.thumbprint) {
 			return conflict("key %q is bound to an account", d.thumbprint)
 		}
 		if exists(tx, bucketAccounts, d.id) {
 			return conflict("account %q exists", d.id)
 		}
+		if a.EABKeyID != "" {
+			k, err := bindEABKey(tx, a)
+			if errors.Is(err, store.ErrEABKeyUnusable) {
+				unusable = err // an outcome: nil to bbolt, nothing written
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if err := put(tx, bucketEABKeys, []byte(k.kid), k.encode()); err != nil {
+				return err
+			}
+		}
 		if err := put(tx, bucketAccountKeys, []byte(d.thumbprint), []byte(d.id)); err != nil {
 			return err
 		}
 		return put(tx, bucketAccounts, []byte(d.id), val)
 	})
+	if err == nil && unusable != nil {
+		return unusable
+	}
+	return err
 }
 
 // modifyAccount loads a valid account, applies change to it, stores it and

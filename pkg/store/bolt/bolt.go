@@ -46,12 +46,13 @@ const (
 	bucketAccountOrders = "accountOrders"  // account ID, 0, created, order ID -> empty
 	bucketValidAuthzs   = "validAuthzs"    // account, profile, identifier, authz ID -> expires
 	bucketProcessing    = "processing"     // "c" authz challenge | "o" order -> empty
+	bucketEABKeys       = "eabKeys"        // kid -> eabKeyDoc
 )
 
 func bucketNames() []string {
 	return []string{bucketAccounts, bucketAccountKeys, bucketOrders, bucketAuthzs,
 		bucketCerts, bucketCertSerials, bucketAccountOrders, bucketValidAuthzs, bucketProcessing, bucketChains,
-		bucketRateLimits, bucketPendingAuthzs}
+		bucketRateLimits, bucketPendingAuthzs, bucketEABKeys}
 }
 
 // Defaults for Open. The batch delay is about one fsync on a cloud disk:

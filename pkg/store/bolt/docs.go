@@ -45,6 +45,7 @@ type orderDoc struct {
 	expires                        time.Time
 	idents                         []acme.Identifier
 	notBefore, notAfter            time.Time
+	lifetimeCap                    time.Duration
 	authzIDs                       []string
 	errJSON                        []byte
 	csr                            []byte
@@ -199,7 +200,7 @@ func orderToDoc(o *core.Order) (orderDoc, error) {
 		expires: o.Expires, idents: o.Identifiers, notBefore: o.NotBefore, notAfter: o.NotAfter,
 		authzIDs: o.AuthzIDs, errJSON: ej, csr: o.CSR, certificateID: o.CertificateID,
 		createdAt: o.CreatedAt, updatedAt: o.UpdatedAt, replaces: o.Replaces,
-		replacesCertID: o.ReplacesCertID}, nil
+		replacesCertID: o.ReplacesCertID, lifetimeCap: o.LifetimeCap}, nil
 }
 
 func (d *orderDoc) core() (*core.Order, error) {
@@ -211,7 +212,8 @@ func (d *orderDoc) core() (*core.Order, error) {
 		Status: core.Status(d.status), Expires: d.expires, Identifiers: d.idents,
 		NotBefore: d.notBefore, NotAfter: d.notAfter, AuthzIDs: d.authzIDs, Error: p,
 		CSR: d.csr, CertificateID: d.certificateID, CreatedAt: d.createdAt,
-		UpdatedAt: d.updatedAt, Replaces: d.replaces, ReplacesCertID: d.replacesCertID}, nil
+		UpdatedAt: d.updatedAt, Replaces: d.replaces, ReplacesCertID: d.replacesCertID,
+		LifetimeCap: d.lifetimeCap}, nil
 }
 
 func (d *orderDoc) encode() []byte {
@@ -234,9 +236,13 @@ func (d *orderDoc) encode() []byte {
 	w.str(d.certificateID)
 	w.time(d.createdAt)
 	w.time(d.updatedAt)
-	if d.replaces != "" || d.replacesCertID != "" {
+	// Optional trailing fields, added after version 1: written together
+	// when any is set; a reader that finds none (an older document)
+	// leaves them zero (see reader.more).
+	if d.replaces != "" || d.replacesCertID != "" || d.lifetimeCap > 0 {
 		w.str(d.replaces)
 		w.str(d.replacesCertID)
+		w.int(int64(d.lifetimeCap))
 	}
 	return w.b
 }
@@ -253,9 +259,10 @@ func (d *orderDoc) decode(b []byte) error {
 	d.notBefore, d.notAfter, d.authzIDs = r.time(), r.time(), r.strs()
 	d.errJSON, d.csr, d.certificateID = r.bytes(), r.bytes(), r.str()
 	d.createdAt, d.updatedAt = r.time(), r.time()
-	d.replaces, d.replacesCertID = "", ""
+	d.replaces, d.replacesCertID, d.lifetimeCap = "", "", 0
 	if r.more() {
 		d.replaces, d.replacesCertID = r.str(), r.str()
+		d.lifetimeCap = time.Duration(r.int())
 	}
 	return r.err
 }

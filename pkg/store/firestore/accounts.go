@@ -2,11 +2,13 @@ package firestore
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"cloud.google.com/go/firestore"
 
 	"github.com/acmera/acmera/pkg/core"
+	"github.com/acmera/acmera/pkg/store"
 )
 
 // GetAccount reads an account (RFC 8555 §7.1.2). One document read.
@@ -42,7 +44,10 @@ func (s *Store) GetAccountByKey(ctx context.Context, thumbprint string) (*core.A
 // CreateAccount stores a new account and Creates its accountKeys binding in
 // one transaction with no reads (two writes): Create fails with
 // AlreadyExists if the key is already bound, so of two racing requests with
-// one key exactly one commits (RFC 8555 §7.3).
+// one key exactly one commits (RFC 8555 §7.3). An account with an EAB key
+// adds one read (the key) and one write (its use count) to the same
+// transaction (bindEABKey), so two accounts racing for one single-use key
+// cannot both commit.
 func (s *Store) CreateAccount(ctx context.Context, a *core.Account) error {
 	acct, err := doc(s.accounts, a.ID)
 	if err != nil {
@@ -52,11 +57,30 @@ func (s *Store) CreateAccount(ctx context.Context, a *core.Account) error {
 	if err != nil {
 		return err
 	}
+	var eab *firestore.DocumentRef
+	if a.EABKeyID != "" {
+		if eab, err = doc(s.eabKeys, a.EABKeyID); err != nil {
+			return fmt.Errorf("firestore: CreateAccount: %w: EAB key %q does not exist", store.ErrEABKeyUnusable, a.EABKeyID)
+		}
+	}
 	return s.runTx(ctx, "CreateAccount", func(_ context.Context, tx *firestore.Transaction) error {
+		var bind []firestore.Update
+		if eab != nil {
+			var err error
+			if bind, err = bindEABKey(tx, eab, a); err != nil {
+				return err
+			}
+		}
 		if err := tx.Create(key, accountKeyDoc{AccountID: a.ID}); err != nil {
 			return err
 		}
-		return tx.Create(acct, accountToDoc(a))
+		if err := tx.Create(acct, accountToDoc(a)); err != nil {
+			return err
+		}
+		if eab != nil {
+			return tx.Update(eab, bind)
+		}
+		return nil
 	})
 }
 

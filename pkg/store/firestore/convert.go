@@ -103,6 +103,7 @@ func orderToDoc(o *core.Order) (*orderDoc, error) {
 		Identifiers: ids, NotBefore: o.NotBefore, NotAfter: o.NotAfter, AuthzIDs: o.AuthzIDs,
 		Error: e, CSR: o.CSR, CertificateID: o.CertificateID, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
 		Replaces: o.Replaces, ReplacesCertID: o.ReplacesCertID, ExpireAt: orderExpireAt(o),
+		LifetimeCap: int64(o.LifetimeCap),
 	}, nil
 }
 
@@ -119,7 +120,7 @@ func orderFromSnap(snap *firestore.DocumentSnapshot) (*core.Order, error) {
 		ID: snap.Ref.ID, AccountID: d.AccountID, Profile: d.Profile, Status: core.Status(d.Status),
 		Expires: utc(d.Expires), NotBefore: utc(d.NotBefore), NotAfter: utc(d.NotAfter),
 		AuthzIDs: nilIfEmpty(d.AuthzIDs), Error: p, CSR: nilIfEmpty(d.CSR), CertificateID: d.CertificateID,
-		CreatedAt: utc(d.CreatedAt), UpdatedAt: utc(d.UpdatedAt),
+		CreatedAt: utc(d.CreatedAt), UpdatedAt: utc(d.UpdatedAt), LifetimeCap: time.Duration(d.LifetimeCap),
 		Replaces: d.Replaces, ReplacesCertID: d.ReplacesCertID,
 	}
 	for _, id := range d.Identifiers {

@@ -122,6 +122,7 @@ type orderDoc struct {
 	// Replaces and ReplacesCertID: see core.Order.
 	Replaces       string    `firestore:"replaces,omitempty"`
 	ReplacesCertID string    `firestore:"replacesCertId,omitempty"`
+	LifetimeCap    int64     `firestore:"lifetimeCapNs,omitempty"`
 	CreatedAt      time.Time `firestore:"createdAt"`
 	UpdatedAt      time.Time `firestore:"updatedAt,omitempty"`
 	ExpireAt       time.Time `firestore:"expireAt"`

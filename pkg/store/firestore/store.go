@@ -11,6 +11,7 @@
 //	certificates/{order id}        issued certificate, one per order
 //	nonces/{nonce}                 redeemed replay nonces (§6.5)
 //	rateLimits/{key hash-window-shard} rate-limit counter shards (ratelimits.go)
+//	eabKeys/{kid}                  external account binding keys (§7.3.4)
 //
 // Every transition is conditional. A transition that reads and writes one
 // document uses an optimistic update: read it, check the status, and write
@@ -55,6 +56,7 @@ const (
 	collCertificates   = "certificates"
 	collNonces         = "nonces"
 	collRateLimits     = "rateLimits"
+	collEABKeys        = "eabKeys"
 )
 
 // DefaultDatabaseID is the database New opens when Config.DatabaseID is empty.
@@ -90,7 +92,7 @@ type Store struct {
 	conn   *grpc.ClientConn // owned emulator connection, nil in production
 	now    func() time.Time
 
-	accounts, accountKeys, orders, authzs, certs, nonces, rateLimits *firestore.CollectionRef
+	accounts, accountKeys, orders, authzs, certs, nonces, rateLimits, eabKeys *firestore.CollectionRef
 }
 
 // New connects to Firestore. opts are passed to the Firestore client (for
@@ -138,6 +140,7 @@ func New(ctx context.Context, cfg Config, opts ...option.ClientOption) (*Store, 
 	s.certs = client.Collection(p + collCertificates)
 	s.nonces = client.Collection(p + collNonces)
 	s.rateLimits = client.Collection(p + collRateLimits)
+	s.eabKeys = client.Collection(p + collEABKeys)
 	return s, nil
 }
 

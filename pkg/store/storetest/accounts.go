@@ -9,7 +9,11 @@ import (
 )
 
 func testAccountRoundTrip(t *testing.T, s store.Store) {
-	a := mustCreateAccount(t, s)
+	a := newAccount()
+	a.EABKeyID = mustCreateEABKey(t, s, func(k *core.EABKey) { k.Reusable = true }).KID
+	if err := s.CreateAccount(t.Context(), a); err != nil {
+		t.Fatalf("CreateAccount: %v", err)
+	}
 	got, err := s.GetAccount(t.Context(), a.ID)
 	if err != nil {
 		t.Fatalf("GetAccount: %v", err)

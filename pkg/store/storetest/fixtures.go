@@ -38,7 +38,6 @@ func newAccount() *core.Account {
 		Contact:       []string{"mailto:ops@example.com", "mailto:" + id + "@example.com"},
 		Status:        core.StatusValid,
 		CreatedAt:     at(0),
-		EABKeyID:      "eab-" + id,
 		Profile:       "acme",
 	}
 }

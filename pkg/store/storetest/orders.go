@@ -15,7 +15,7 @@ func testOrderRoundTrip(t *testing.T, s store.Store) {
 	acct := mustCreateAccount(t, s)
 	idents := []acme.Identifier{dns("example.com"), {Type: acme.IdentifierIP, Value: "192.0.2.7"}}
 	o, azs := newOrder(orderSpec{account: acct, profile: "internal", idents: idents})
-	o.NotBefore, o.NotAfter = at(time.Hour), at(48*time.Hour)
+	o.NotBefore, o.NotAfter, o.LifetimeCap = at(time.Hour), at(48*time.Hour), 36*time.Hour
 	// Every field set, including those that transitions fill in later.
 	o.Error, o.CSR, o.CertificateID = testProblem(idents[0]), []byte{0x30, 0x82, 0x01, 0x00}, core.NewID()
 	o.UpdatedAt = at(time.Minute)

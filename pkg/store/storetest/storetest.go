@@ -68,6 +68,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Race/RedeemNonce", testRaceRedeemNonce},
 		{"Race/RateLimitSpend", testRaceRateLimitSpend},
 		{"Recoverer", testRecoverer},
+		{"EABKey/RoundTrip", testEABKeyRoundTrip},
+		{"EABKey/Revoke", testEABKeyRevoke},
+		{"EABKey/Bind", testEABKeyBind},
+		{"EABKey/BindRefused", testEABKeyBindRefused},
+		{"Race/BindSingleUseEABKey", testRaceBindEABKey},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
