@@ -50,8 +50,10 @@ type orderDoc struct {
 	csr                            []byte
 	certificateID                  string
 	createdAt, updatedAt           time.Time
-	// replaces and replacesCertID are trailing fields (see reader.more).
+	// replaces, replacesCertID and backend are trailing fields (see
+	// reader.more), written together when any is set.
 	replaces, replacesCertID string
+	backend                  string
 }
 
 func encodeProblem(p *problem.Problem) ([]byte, error) {
@@ -199,7 +201,7 @@ func orderToDoc(o *core.Order) (orderDoc, error) {
 		expires: o.Expires, idents: o.Identifiers, notBefore: o.NotBefore, notAfter: o.NotAfter,
 		authzIDs: o.AuthzIDs, errJSON: ej, csr: o.CSR, certificateID: o.CertificateID,
 		createdAt: o.CreatedAt, updatedAt: o.UpdatedAt, replaces: o.Replaces,
-		replacesCertID: o.ReplacesCertID}, nil
+		replacesCertID: o.ReplacesCertID, backend: o.Backend}, nil
 }
 
 func (d *orderDoc) core() (*core.Order, error) {
@@ -211,7 +213,8 @@ func (d *orderDoc) core() (*core.Order, error) {
 		Status: core.Status(d.status), Expires: d.expires, Identifiers: d.idents,
 		NotBefore: d.notBefore, NotAfter: d.notAfter, AuthzIDs: d.authzIDs, Error: p,
 		CSR: d.csr, CertificateID: d.certificateID, CreatedAt: d.createdAt,
-		UpdatedAt: d.updatedAt, Replaces: d.replaces, ReplacesCertID: d.replacesCertID}, nil
+		UpdatedAt: d.updatedAt, Replaces: d.replaces, ReplacesCertID: d.replacesCertID,
+		Backend: d.backend}, nil
 }
 
 func (d *orderDoc) encode() []byte {
@@ -234,9 +237,10 @@ func (d *orderDoc) encode() []byte {
 	w.str(d.certificateID)
 	w.time(d.createdAt)
 	w.time(d.updatedAt)
-	if d.replaces != "" || d.replacesCertID != "" {
+	if d.replaces != "" || d.replacesCertID != "" || d.backend != "" {
 		w.str(d.replaces)
 		w.str(d.replacesCertID)
+		w.str(d.backend)
 	}
 	return w.b
 }
@@ -253,9 +257,12 @@ func (d *orderDoc) decode(b []byte) error {
 	d.notBefore, d.notAfter, d.authzIDs = r.time(), r.time(), r.strs()
 	d.errJSON, d.csr, d.certificateID = r.bytes(), r.bytes(), r.str()
 	d.createdAt, d.updatedAt = r.time(), r.time()
-	d.replaces, d.replacesCertID = "", ""
+	d.replaces, d.replacesCertID, d.backend = "", "", ""
 	if r.more() {
 		d.replaces, d.replacesCertID = r.str(), r.str()
+	}
+	if r.more() {
+		d.backend = r.str()
 	}
 	return r.err
 }

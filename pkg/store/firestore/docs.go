@@ -122,6 +122,7 @@ type orderDoc struct {
 	// Replaces and ReplacesCertID: see core.Order.
 	Replaces       string    `firestore:"replaces,omitempty"`
 	ReplacesCertID string    `firestore:"replacesCertId,omitempty"`
+	Backend        string    `firestore:"backend,omitempty"`
 	CreatedAt      time.Time `firestore:"createdAt"`
 	UpdatedAt      time.Time `firestore:"updatedAt,omitempty"`
 	ExpireAt       time.Time `firestore:"expireAt"`
@@ -145,6 +146,7 @@ type certDoc struct {
 	CreatedAt        time.Time `firestore:"createdAt"`
 	ExpireAt         time.Time `firestore:"expireAt"`
 	ReplacedBy       string    `firestore:"replacedBy,omitempty"`
+	Backend          string    `firestore:"backend,omitempty"`
 }
 
 type nonceDoc struct {
