@@ -67,6 +67,9 @@ func ReadCloud(env Getenv) (*Cloud, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.resolveBackends(policySource(env), BackendCAS); err != nil {
+		return nil, err
+	}
 	cl := &Cloud{Common: c, Port: env("PORT"), ProjectID: env("GOOGLE_CLOUD_PROJECT"),
 		FirestoreDatabase: env("ACMERA_FIRESTORE_DATABASE"), CASPool: env("ACMERA_CAS_POOL"),
 		CASEndpoint: env("ACMERA_CAS_ENDPOINT"), TasksQueue: env("ACMERA_TASKS_QUEUE"),

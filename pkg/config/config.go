@@ -48,6 +48,11 @@ type Common struct {
 	// ACMERA_PROFILES_JSON, else the allow-any development policy where
 	// that is allowed.
 	Policy *policy.Policy
+	// Backends are the CA backends of the profiles' "backends" object
+	// (sorted by name); DefaultBackend is the deployment's own CA, the
+	// backend of profiles that name none: BackendLocal or BackendCAS.
+	Backends       []Backend
+	DefaultBackend string
 	// LogLevel is ACMERA_LOG_LEVEL: debug, info (default), warn, error.
 	LogLevel string
 	// FinalizeRetryDelay is ACMERA_FINALIZE_RETRY_DELAY, a Go duration:
@@ -217,6 +222,17 @@ func trustedProxies(v string) ([]netip.Prefix, error) {
 	return out, nil
 }
 
+// policySource names where the profiles came from, for errors.
+func policySource(env Getenv) string {
+	if path := env("ACMERA_PROFILES"); path != "" {
+		return "ACMERA_PROFILES=" + path
+	}
+	if env("ACMERA_PROFILES_JSON") != "" {
+		return "ACMERA_PROFILES_JSON"
+	}
+	return "profiles"
+}
+
 func readPolicy(env Getenv, allowAnyDefault bool) (*policy.Policy, error) {
 	if path := env("ACMERA_PROFILES"); path != "" {
 		b, err := os.ReadFile(path)
@@ -253,6 +269,9 @@ func readPolicy(env Getenv, allowAnyDefault bool) (*policy.Policy, error) {
 func ReadEmbedded(env Getenv) (*Embedded, error) {
 	c, err := readCommon(env, true)
 	if err != nil {
+		return nil, err
+	}
+	if err := c.resolveBackends(policySource(env), BackendLocal); err != nil {
 		return nil, err
 	}
 	e := &Embedded{Common: c, DataDir: env("ACMERA_DATA_DIR"), Addr: env("ACMERA_ADDR"), Hostnames: list(env("ACMERA_HOSTNAMES"))}

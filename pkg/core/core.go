@@ -140,6 +140,10 @@ type Order struct {
 	// when the order asked for no notAfter: the maximum of the EAB key
 	// that bound the account, recorded at newOrder.
 	LifetimeCap time.Duration
+	// Backend names the CA backend the order's profile picked when it was
+	// created (ca.Backends); empty for orders stored before backends had
+	// names, which use the default.
+	Backend string
 	// AuthzIDs lists the authorizations of this order, one per identifier.
 	AuthzIDs []string
 	Error    *problem.Problem
@@ -188,6 +192,8 @@ type Certificate struct {
 	// ReplacedBy names the first order that replaced this certificate
 	// (RFC 9773 §5) and was finalized; empty until then.
 	ReplacedBy string
+	// Backend names the CA backend that issued it (its order's).
+	Backend string
 }
 
 // ValidationResult is the outcome of one challenge validation, recorded by

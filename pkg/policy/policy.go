@@ -56,6 +56,11 @@ func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Durat
 type Profile struct {
 	// Description is shown in the directory's meta.profiles.
 	Description string `json:"description,omitempty"`
+	// Backend names the CA backend that issues the profile's
+	// certificates: one of the configuration's "backends", or the
+	// deployment's default ("local" embedded, "cas" in the cloud) when
+	// empty.
+	Backend string `json:"backend,omitempty"`
 	// CATemplate names the CA-side template (a CAS certificate template).
 	CATemplate string `json:"caTemplate,omitempty"`
 	// AllowAnyName allows every syntactically valid DNS name and IP
@@ -114,6 +119,10 @@ type Profile struct {
 // Policy is the set of profiles.
 type Policy struct {
 	Profiles map[string]*Profile `json:"profiles"`
+	// Backends is the configuration's "backends" object, kept raw: the
+	// CA backends are pkg/config's to parse, as they name settings
+	// policy has no use for.
+	Backends map[string]json.RawMessage `json:"backends,omitempty"`
 }
 
 // AllowAny returns the development policy: one default profile that allows

@@ -128,7 +128,11 @@ func (r *RA) issue(ctx context.Context, o *core.Order, csr *x509.CertificateRequ
 	if err != nil {
 		return nil, err
 	}
-	issued, err := r.ca.Issue(ctx, req)
+	iss, err := r.issuer(o.Backend)
+	if err != nil {
+		return nil, err
+	}
+	issued, err := iss.Issue(ctx, req)
 	var rejected *ca.RejectedError
 	switch {
 	case errors.As(err, &rejected):
@@ -209,7 +213,10 @@ func (r *RA) afterConflict(ctx context.Context, o *core.Order, cert *core.Certif
 // revokeUnusable revokes at the CA a certificate that will never be served
 // and writes an audit event with everything needed to find it.
 func (r *RA) revokeUnusable(ctx context.Context, o *core.Order, cert *core.Certificate, leaf *x509.Certificate, why string) {
-	err := r.ca.Revoke(ctx, ca.RevokeRequest{Cert: leaf, Resource: cert.CAResource, Reason: 0})
+	iss, err := r.issuer(o.Backend)
+	if err == nil {
+		err = iss.Revoke(ctx, ca.RevokeRequest{Cert: leaf, Resource: cert.CAResource, Reason: 0})
+	}
 	errText := ""
 	if err != nil {
 		errText = err.Error()
@@ -269,7 +276,11 @@ func (r *RA) retryFinalize(ctx context.Context, t queue.Task) error {
 	// refuse. Past the finalize timeout, the order ends only when the CA
 	// says it never issued; the check comes before a new attempt, so no
 	// attempt of this run can still be in flight at the CA.
-	if f, ok := r.ca.(ca.Finder); ok {
+	iss, err := r.issuer(o.Backend)
+	if err != nil {
+		return err
+	}
+	if f, ok := iss.(ca.Finder); ok {
 		req, err := r.issueRequest(o, csr)
 		if err != nil {
 			return err
@@ -310,7 +321,7 @@ func certificateFrom(o *core.Order, issued *ca.Issued, now time.Time) (*core.Cer
 	return &core.Certificate{
 		ID: o.ID, AccountID: o.AccountID, OrderID: o.ID, Profile: o.Profile,
 		Serial: SerialString(leaf.SerialNumber), Chain: chain, NotBefore: leaf.NotBefore, NotAfter: leaf.NotAfter,
-		CAResource: issued.Resource, Status: core.StatusValid, CreatedAt: now,
+		CAResource: issued.Resource, Status: core.StatusValid, CreatedAt: now, Backend: o.Backend,
 	}, leaf, nil
 }
 

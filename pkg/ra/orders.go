@@ -1,6 +1,7 @@
 package ra
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -72,6 +73,9 @@ func (r *RA) NewOrder(ctx context.Context, acct *core.Account, req NewOrderReque
 	if nar != nil && nar.MaxLifetime > 0 && nar.MaxLifetime < time.Duration(pr.DefaultLifetime) {
 		o.LifetimeCap = nar.MaxLifetime
 	}
+	// The order remembers its CA, so its retries and its certificate's
+	// revocation go to the CA that was asked, whatever the profile says later.
+	o.Backend = cmp.Or(pr.Backend, r.backends.Default())
 	reuse, err := r.reusable(ctx, acct, req.Profile, idents, o.Expires)
 	if err != nil {
 		return nil, err

@@ -32,8 +32,11 @@ type Config struct {
 	Store     store.Store
 	Queue     queue.Enqueuer
 	Validator Validator
-	Issuer    ca.Issuer
-	Policy    *policy.Policy
+	// Backends are the CA backends profiles pick from; Issuer alone is
+	// shorthand for one backend, named "default".
+	Backends *ca.Backends
+	Issuer   ca.Issuer
+	Policy   *policy.Policy
 	// Clock returns the current time; default time.Now.
 	Clock func() time.Time
 	// Logger receives request-independent events and audit events.
@@ -85,7 +88,7 @@ type RA struct {
 	store           store.Store
 	queue           queue.Enqueuer
 	va              Validator
-	ca              ca.Issuer
+	backends        *ca.Backends
 	policy          *policy.Policy
 	now             func() time.Time
 	log             *slog.Logger
@@ -101,10 +104,18 @@ type RA struct {
 
 // New returns an RA.
 func New(cfg Config) (*RA, error) {
-	if cfg.Store == nil || cfg.Queue == nil || cfg.Validator == nil || cfg.Issuer == nil || cfg.Policy == nil {
-		return nil, errors.New("ra: Store, Queue, Validator, Issuer and Policy are required")
+	if cfg.Backends == nil && cfg.Issuer != nil {
+		cfg.Backends = ca.Single("default", cfg.Issuer)
 	}
-	r := &RA{store: cfg.Store, queue: cfg.Queue, va: cfg.Validator, ca: cfg.Issuer, policy: cfg.Policy,
+	if cfg.Store == nil || cfg.Queue == nil || cfg.Validator == nil || cfg.Backends == nil || cfg.Policy == nil {
+		return nil, errors.New("ra: Store, Queue, Validator, Backends (or Issuer) and Policy are required")
+	}
+	for _, name := range cfg.Policy.Names() {
+		if _, err := cfg.Backends.Get(cfg.Policy.Profile(name).Backend); err != nil {
+			return nil, fmt.Errorf("ra: profile %q: %w", name, err)
+		}
+	}
+	r := &RA{store: cfg.Store, queue: cfg.Queue, va: cfg.Validator, backends: cfg.Backends, policy: cfg.Policy,
 		now: cfg.Clock, log: cfg.Logger, finalizeTimeout: cfg.FinalizeTimeout,
 		finalizeRetryDelay: cfg.FinalizeRetryDelay, beforeComplete: cfg.BeforeComplete}
 	if r.now == nil {
@@ -155,11 +166,34 @@ func notFound(err error, what, call string) error {
 
 // Roots returns the CA roots clients should trust.
 func (r *RA) Roots(ctx context.Context) ([][]byte, error) {
-	roots, err := r.ca.Roots(ctx)
+	roots, err := r.backends.Roots(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("ca.Roots: %w", err)
+		return nil, fmt.Errorf("ca.Backends.Roots: %w", err)
 	}
 	return roots, nil
+}
+
+// issuer returns the CA of the named backend ("" for the default).
+func (r *RA) issuer(name string) (ca.Issuer, error) {
+	be, err := r.backends.Get(name)
+	if err != nil {
+		return nil, err
+	}
+	return be.Issuer, nil
+}
+
+// BackendDescription says which CA issues a profile's certificates, for
+// the directory's meta.profiles.
+func (r *RA) BackendDescription(profile string) string {
+	pr := r.policy.Profile(profile)
+	if pr == nil {
+		return ""
+	}
+	be, err := r.backends.Get(pr.Backend)
+	if err != nil {
+		return ""
+	}
+	return be.Description
 }
 
 // owned checks that an object belongs to the requesting account.

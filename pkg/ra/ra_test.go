@@ -91,6 +91,9 @@ type fixture struct {
 	store *bolt.Store
 }
 
+// setCA makes i the RA's only CA backend, the default.
+func (f *fixture) setCA(i ca.Issuer) { f.ra.backends = ca.Single("default", i) }
+
 func newFixture(t *testing.T, failCA int) *fixture {
 	t.Helper()
 	dir := t.TempDir()
@@ -223,7 +226,7 @@ func TestFinalizeGivesUpOnlyWhenTheCANeverIssued(t *testing.T) {
 	if got, _ := f.ra.Order(t.Context(), f.acct, o.ID); got.Status != core.StatusProcessing {
 		t.Fatalf("order %s, want processing while the CA may still issue", got.Status)
 	}
-	f.ra.ca = notIssuedCA{f.ca}
+	f.setCA(notIssuedCA{f.ca})
 	if err := f.ra.HandleTask(t.Context(), queue.Task{Kind: queue.KindFinalize, OrderID: o.ID}); err != nil {
 		t.Fatal(err)
 	}
@@ -240,11 +243,11 @@ func TestFinalizeOutboxHealsDeathAfterTheCAAnswered(t *testing.T) {
 	f := newFixture(t, 0)
 	o := f.readyOrder(t)
 	var queuedBeforeCA int
-	f.ra.ca = issueSpy{f.ca, func() { f.q.mu.Lock(); queuedBeforeCA = len(f.q.tasks); f.q.mu.Unlock() }}
+	f.setCA(issueSpy{f.ca, func() { f.q.mu.Lock(); queuedBeforeCA = len(f.q.tasks); f.q.mu.Unlock() }})
 	var minted [][]byte
 	f.ra.beforeComplete = func(context.Context, string) error { return errors.New("instance killed") }
-	spyCA := f.ra.ca
-	f.ra.ca = recordCA{spyCA, &minted}
+	spyCA, _ := f.ra.issuer("")
+	f.setCA(recordCA{spyCA, &minted})
 	if _, err := f.ra.Finalize(t.Context(), f.acct, o.ID, csrDER(t)); err == nil {
 		t.Fatal("Finalize survived the injected death")
 	}
@@ -281,7 +284,7 @@ func TestFinalizeRevokesACertificateForAnEndedOrder(t *testing.T) {
 		return err
 	}
 	rev := &revokeLog{}
-	f.ra.ca = revokingCA{f.ca, rev}
+	f.setCA(revokingCA{f.ca, rev})
 	got, err := f.ra.Finalize(t.Context(), f.acct, o.ID, csrDER(t))
 	if err != nil || got.Status != core.StatusInvalid {
 		t.Fatalf("finalize: %v %v, want the order as it ended (invalid)", got.Status, err)
@@ -298,7 +301,7 @@ func TestFinalizeRefusesAMisissuedCertificate(t *testing.T) {
 	f := newFixture(t, 0)
 	o := f.readyOrder(t)
 	rev := &revokeLog{}
-	f.ra.ca = revokingCA{tamperCA{f.ca, func(r *ca.IssueRequest) { r.DNSNames = append(r.DNSNames, "evil.example") }}, rev}
+	f.setCA(revokingCA{tamperCA{f.ca, func(r *ca.IssueRequest) { r.DNSNames = append(r.DNSNames, "evil.example") }}, rev})
 	got, err := f.ra.Finalize(t.Context(), f.acct, o.ID, csrDER(t))
 	if err != nil || got.Status != core.StatusInvalid || got.Error == nil || got.Error.Type != problem.CAMisissued ||
 		!strings.Contains(got.Error.Detail, "DNS names") {
@@ -317,7 +320,7 @@ func TestFinalizeRefusesAMisissuedCertificate(t *testing.T) {
 func TestFinalizeMisconfiguredCA(t *testing.T) {
 	f := newFixture(t, 0)
 	o := f.readyOrder(t)
-	f.ra.ca = failingCA{f.ca, fmt.Errorf("%w: rpc error: code = NotFound desc = CertificateTemplate projects/p/x not found", ca.ErrMisconfigured)}
+	f.setCA(failingCA{f.ca, fmt.Errorf("%w: rpc error: code = NotFound desc = CertificateTemplate projects/p/x not found", ca.ErrMisconfigured)})
 	got, err := f.ra.Finalize(t.Context(), f.acct, o.ID, csrDER(t))
 	if err != nil || got.Status != core.StatusInvalid || got.Error == nil || got.Error.Type != problem.ServerInternal ||
 		strings.Contains(got.Error.Detail, "projects/") || strings.Contains(got.Error.Detail, "CSR") {
@@ -523,13 +526,13 @@ func TestFinalizeRetryRecordsWhatTheCAFound(t *testing.T) {
 	f := newFixture(t, 0)
 	o := f.readyOrder(t)
 	var minted *ca.Issued
-	f.ra.ca = recordIssued{f.ca, &minted}
+	f.setCA(recordIssued{f.ca, &minted})
 	f.ra.beforeComplete = func(context.Context, string) error { return errors.New("instance killed") }
 	if _, err := f.ra.Finalize(t.Context(), f.acct, o.ID, csrDER(t)); err == nil {
 		t.Fatal("Finalize survived the injected death")
 	}
 	f.ra.beforeComplete = nil
-	f.ra.ca = findingCA{f.ca, func(context.Context, string) (*ca.Issued, error) { return minted, nil }}
+	f.setCA(findingCA{f.ca, func(context.Context, string) (*ca.Issued, error) { return minted, nil }})
 	if err := f.ra.HandleTask(t.Context(), queue.Task{Kind: queue.KindFinalize, OrderID: o.ID}); err != nil {
 		t.Fatal(err)
 	}
@@ -614,12 +617,12 @@ func TestFinalizeReportsATruncatingCA(t *testing.T) {
 			}
 			o := f.validatedOrder(t, req)
 			rev := &revokeLog{}
-			f.ra.ca = revokingCA{tamperCA{f.ca, func(r *ca.IssueRequest) {
+			f.setCA(revokingCA{tamperCA{f.ca, func(r *ca.IssueRequest) {
 				r.Lifetime -= time.Hour
 				if !r.NotAfter.IsZero() {
 					r.NotAfter = r.NotAfter.Add(-time.Hour)
 				}
-			}}, rev}
+			}}, rev})
 			got, err := f.ra.Finalize(t.Context(), f.acct, o.ID, csrDER(t))
 			if err != nil || got.Status != core.StatusInvalid || got.Error == nil || got.Error.Type != problem.CAMisissued ||
 				!strings.Contains(got.Error.Detail, "shortened") {

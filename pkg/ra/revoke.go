@@ -57,7 +57,11 @@ func (r *RA) Revoke(ctx context.Context, req RevokeRequest) error {
 	if c.Status == core.StatusRevoked {
 		return problem.New(problem.AlreadyRevoked, "the certificate was already revoked")
 	}
-	err = r.ca.Revoke(ctx, ca.RevokeRequest{Cert: leaf, Resource: c.CAResource, Reason: reason})
+	iss, err := r.issuer(c.Backend)
+	if err != nil {
+		return err
+	}
+	err = iss.Revoke(ctx, ca.RevokeRequest{Cert: leaf, Resource: c.CAResource, Reason: reason})
 	var rejected *ca.RejectedError
 	if errors.As(err, &rejected) {
 		return problem.Unauthorizedf("the CA refused to revoke: %s", rejected.Detail)

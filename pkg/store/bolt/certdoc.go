@@ -38,7 +38,9 @@ type certDoc struct {
 	revokedAt                               time.Time
 	reason                                  int64
 	createdAt                               time.Time
-	replacedBy                              string // a trailing field (see reader.more)
+	// replacedBy and backend are trailing fields (see reader.more),
+	// written together when either is set.
+	replacedBy, backend string
 }
 
 const (
@@ -50,7 +52,8 @@ func certToDoc(c *core.Certificate) certDoc {
 	d := certDoc{id: c.ID, accountID: c.AccountID, orderID: c.OrderID, profile: c.Profile,
 		serial: c.Serial, chain: c.Chain, notBefore: c.NotBefore, notAfter: c.NotAfter,
 		caResource: c.CAResource, status: string(c.Status), revokedAt: c.RevokedAt,
-		reason: int64(c.RevocationReason), createdAt: c.CreatedAt, replacedBy: c.ReplacedBy}
+		reason: int64(c.RevocationReason), createdAt: c.CreatedAt, replacedBy: c.ReplacedBy,
+		backend: c.Backend}
 	d.leafDER, d.tail = splitChain(c.Chain)
 	if d.leafDER != nil {
 		sum := sha256.Sum256(d.tail)
@@ -79,7 +82,7 @@ func (d *certDoc) core() *core.Certificate {
 		Profile: d.profile, Serial: d.serial, Chain: d.chain, NotBefore: d.notBefore,
 		NotAfter: d.notAfter, CAResource: d.caResource, Status: core.Status(d.status),
 		RevokedAt: d.revokedAt, RevocationReason: int(d.reason), CreatedAt: d.createdAt,
-		ReplacedBy: d.replacedBy}
+		ReplacedBy: d.replacedBy, Backend: d.backend}
 }
 
 func (d *certDoc) encode() []byte {
@@ -104,8 +107,9 @@ func (d *certDoc) encode() []byte {
 	w.time(d.revokedAt)
 	w.int(d.reason)
 	w.time(d.createdAt)
-	if d.replacedBy != "" {
+	if d.replacedBy != "" || d.backend != "" {
 		w.str(d.replacedBy)
+		w.str(d.backend)
 	}
 	return w.b
 }
@@ -129,9 +133,9 @@ func (d *certDoc) decode(b []byte) error {
 	d.notBefore, d.notAfter = r.time(), r.time()
 	d.caResource, d.status, d.revokedAt = r.str(), r.str(), r.time()
 	d.reason, d.createdAt = r.int(), r.time()
-	d.replacedBy = ""
+	d.replacedBy, d.backend = "", ""
 	if r.more() {
-		d.replacedBy = r.str()
+		d.replacedBy, d.backend = r.str(), r.str()
 	}
 	if r.err == nil && d.leafDER == nil && d.tailKey != nil {
 		r.fail()

@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -21,24 +22,25 @@ func TestDecodeTruncated(t *testing.T) {
 	cert := certDoc{id: "c", serial: "ff", chain: []byte("pem"), notAfter: now, status: "valid", reason: 4}
 	compact := certDoc{id: "c", serial: "ff", leafDER: []byte{0x30, 0}, tailKey: make([]byte, 32), notAfter: now, status: "valid"}
 	replacing := order
-	replacing.replaces, replacing.replacesCertID = "aki.serial", "c"
+	replacing.replaces, replacing.replacesCertID, replacing.backend = "aki.serial", "c", "vault"
+	replacing.lifetimeCap = 12 * time.Hour
 	replaced := cert
-	replaced.replacedBy = "o2"
+	replaced.replacedBy, replaced.backend = "o2", "vault"
 	tests := []struct {
 		name string
 		enc  []byte
 		dec  func() decoder
-		// older is the length of the same document in the layout before
-		// its trailing fields (reader.more), which decodes; 0 for none.
-		older int
+		// older are the lengths of the same document in the layouts
+		// before its trailing fields (reader.more), which decode.
+		older []int
 	}{
-		{"order", order.encode(), func() decoder { return new(orderDoc) }, 0},
-		{"authz", authz.encode(), func() decoder { return new(authzDoc) }, 0},
-		{"account", acct.encode(), func() decoder { return new(accountDoc) }, 0},
-		{"cert", cert.encode(), func() decoder { return new(certDoc) }, 0},
-		{"compact cert", compact.encode(), func() decoder { return new(certDoc) }, 0},
-		{"replacing order", replacing.encode(), func() decoder { return new(orderDoc) }, len(order.encode())},
-		{"replaced cert", replaced.encode(), func() decoder { return new(certDoc) }, len(cert.encode())},
+		{"order", order.encode(), func() decoder { return new(orderDoc) }, nil},
+		{"authz", authz.encode(), func() decoder { return new(authzDoc) }, nil},
+		{"account", acct.encode(), func() decoder { return new(accountDoc) }, nil},
+		{"cert", cert.encode(), func() decoder { return new(certDoc) }, nil},
+		{"compact cert", compact.encode(), func() decoder { return new(certDoc) }, nil},
+		{"replacing order", replacing.encode(), func() decoder { return new(orderDoc) }, []int{len(order.encode())}},
+		{"replaced cert", replaced.encode(), func() decoder { return new(certDoc) }, []int{len(cert.encode())}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -46,7 +48,7 @@ func TestDecodeTruncated(t *testing.T) {
 				t.Fatalf("decode(full): %v", err)
 			}
 			for n := range len(tc.enc) {
-				if n == tc.older && n > 0 {
+				if slices.Contains(tc.older, n) {
 					if err := tc.dec().decode(tc.enc[:n]); err != nil {
 						t.Errorf("decode(the %d bytes of the older layout) = %v", n, err)
 					}

@@ -51,8 +51,10 @@ type orderDoc struct {
 	csr                            []byte
 	certificateID                  string
 	createdAt, updatedAt           time.Time
-	// replaces and replacesCertID are trailing fields (see reader.more).
+	// replaces, replacesCertID and backend are trailing fields (see
+	// reader.more), written together when any is set.
 	replaces, replacesCertID string
+	backend                  string
 }
 
 func encodeProblem(p *problem.Problem) ([]byte, error) {
@@ -200,7 +202,7 @@ func orderToDoc(o *core.Order) (orderDoc, error) {
 		expires: o.Expires, idents: o.Identifiers, notBefore: o.NotBefore, notAfter: o.NotAfter,
 		authzIDs: o.AuthzIDs, errJSON: ej, csr: o.CSR, certificateID: o.CertificateID,
 		createdAt: o.CreatedAt, updatedAt: o.UpdatedAt, replaces: o.Replaces,
-		replacesCertID: o.ReplacesCertID, lifetimeCap: o.LifetimeCap}, nil
+		replacesCertID: o.ReplacesCertID, lifetimeCap: o.LifetimeCap, backend: o.Backend}, nil
 }
 
 func (d *orderDoc) core() (*core.Order, error) {
@@ -213,7 +215,7 @@ func (d *orderDoc) core() (*core.Order, error) {
 		NotBefore: d.notBefore, NotAfter: d.notAfter, AuthzIDs: d.authzIDs, Error: p,
 		CSR: d.csr, CertificateID: d.certificateID, CreatedAt: d.createdAt,
 		UpdatedAt: d.updatedAt, Replaces: d.replaces, ReplacesCertID: d.replacesCertID,
-		LifetimeCap: d.lifetimeCap}, nil
+		LifetimeCap: d.lifetimeCap, Backend: d.backend}, nil
 }
 
 func (d *orderDoc) encode() []byte {
@@ -239,10 +241,11 @@ func (d *orderDoc) encode() []byte {
 	// Optional trailing fields, added after version 1: written together
 	// when any is set; a reader that finds none (an older document)
 	// leaves them zero (see reader.more).
-	if d.replaces != "" || d.replacesCertID != "" || d.lifetimeCap > 0 {
+	if d.replaces != "" || d.replacesCertID != "" || d.lifetimeCap > 0 || d.backend != "" {
 		w.str(d.replaces)
 		w.str(d.replacesCertID)
 		w.int(int64(d.lifetimeCap))
+		w.str(d.backend)
 	}
 	return w.b
 }
@@ -259,10 +262,10 @@ func (d *orderDoc) decode(b []byte) error {
 	d.notBefore, d.notAfter, d.authzIDs = r.time(), r.time(), r.strs()
 	d.errJSON, d.csr, d.certificateID = r.bytes(), r.bytes(), r.str()
 	d.createdAt, d.updatedAt = r.time(), r.time()
-	d.replaces, d.replacesCertID, d.lifetimeCap = "", "", 0
+	d.replaces, d.replacesCertID, d.lifetimeCap, d.backend = "", "", 0, ""
 	if r.more() {
 		d.replaces, d.replacesCertID = r.str(), r.str()
-		d.lifetimeCap = time.Duration(r.int())
+		d.lifetimeCap, d.backend = time.Duration(r.int()), r.str()
 	}
 	return r.err
 }

@@ -102,7 +102,7 @@ func orderToDoc(o *core.Order) (*orderDoc, error) {
 		AccountID: o.AccountID, Profile: o.Profile, Status: string(o.Status), Expires: o.Expires,
 		Identifiers: ids, NotBefore: o.NotBefore, NotAfter: o.NotAfter, AuthzIDs: o.AuthzIDs,
 		Error: e, CSR: o.CSR, CertificateID: o.CertificateID, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
-		Replaces: o.Replaces, ReplacesCertID: o.ReplacesCertID, ExpireAt: orderExpireAt(o),
+		Replaces: o.Replaces, ReplacesCertID: o.ReplacesCertID, Backend: o.Backend, ExpireAt: orderExpireAt(o),
 		LifetimeCap: int64(o.LifetimeCap),
 	}, nil
 }
@@ -121,7 +121,7 @@ func orderFromSnap(snap *firestore.DocumentSnapshot) (*core.Order, error) {
 		Expires: utc(d.Expires), NotBefore: utc(d.NotBefore), NotAfter: utc(d.NotAfter),
 		AuthzIDs: nilIfEmpty(d.AuthzIDs), Error: p, CSR: nilIfEmpty(d.CSR), CertificateID: d.CertificateID,
 		CreatedAt: utc(d.CreatedAt), UpdatedAt: utc(d.UpdatedAt), LifetimeCap: time.Duration(d.LifetimeCap),
-		Replaces: d.Replaces, ReplacesCertID: d.ReplacesCertID,
+		Replaces: d.Replaces, ReplacesCertID: d.ReplacesCertID, Backend: d.Backend,
 	}
 	for _, id := range d.Identifiers {
 		o.Identifiers = append(o.Identifiers, acme.Identifier{Type: id.Type, Value: id.Value})
@@ -153,7 +153,7 @@ func certToDoc(c *core.Certificate) *certDoc {
 		AccountID: c.AccountID, OrderID: c.OrderID, Profile: c.Profile, Serial: c.Serial, Chain: c.Chain,
 		NotBefore: c.NotBefore, NotAfter: c.NotAfter, CAResource: c.CAResource, Status: string(c.Status),
 		RevokedAt: c.RevokedAt, RevocationReason: int64(c.RevocationReason), CreatedAt: c.CreatedAt,
-		ExpireAt: certExpireAt(c), ReplacedBy: c.ReplacedBy,
+		ExpireAt: certExpireAt(c), ReplacedBy: c.ReplacedBy, Backend: c.Backend,
 	}
 }
 
@@ -166,6 +166,6 @@ func certFromSnap(snap *firestore.DocumentSnapshot) (*core.Certificate, error) {
 		ID: snap.Ref.ID, AccountID: d.AccountID, OrderID: d.OrderID, Profile: d.Profile, Serial: d.Serial,
 		Chain: d.Chain, NotBefore: utc(d.NotBefore), NotAfter: utc(d.NotAfter), CAResource: d.CAResource,
 		Status: core.Status(d.Status), RevokedAt: utc(d.RevokedAt), RevocationReason: int(d.RevocationReason),
-		CreatedAt: utc(d.CreatedAt), ReplacedBy: d.ReplacedBy,
+		CreatedAt: utc(d.CreatedAt), ReplacedBy: d.ReplacedBy, Backend: d.Backend,
 	}, nil
 }

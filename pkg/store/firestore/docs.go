@@ -123,6 +123,7 @@ type orderDoc struct {
 	Replaces       string    `firestore:"replaces,omitempty"`
 	ReplacesCertID string    `firestore:"replacesCertId,omitempty"`
 	LifetimeCap    int64     `firestore:"lifetimeCapNs,omitempty"`
+	Backend        string    `firestore:"backend,omitempty"`
 	CreatedAt      time.Time `firestore:"createdAt"`
 	UpdatedAt      time.Time `firestore:"updatedAt,omitempty"`
 	ExpireAt       time.Time `firestore:"expireAt"`
@@ -146,6 +147,7 @@ type certDoc struct {
 	CreatedAt        time.Time `firestore:"createdAt"`
 	ExpireAt         time.Time `firestore:"expireAt"`
 	ReplacedBy       string    `firestore:"replacedBy,omitempty"`
+	Backend          string    `firestore:"backend,omitempty"`
 }
 
 type nonceDoc struct {

@@ -166,6 +166,7 @@ func newCert(o *core.Order) *core.Certificate {
 		CAResource: "projects/p/locations/l/caPools/pool/certificates/" + o.ID,
 		Status:     core.StatusValid,
 		CreatedAt:  at(time.Hour + time.Second),
+		Backend:    o.Backend,
 	}
 }
 

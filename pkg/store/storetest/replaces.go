@@ -15,6 +15,7 @@ func issueOrder(t *testing.T, s store.Store, acct *core.Account, replacesCertID 
 	t.Helper()
 	ctx := t.Context()
 	o, azs := newOrder(orderSpec{account: acct, idents: idents})
+	o.Backend = "onprem-vault" // the CA backend travels with the order to its certificate
 	if replacesCertID != "" {
 		o.Replaces, o.ReplacesCertID = "aki."+replacesCertID, replacesCertID
 	}
@@ -24,8 +25,8 @@ func issueOrder(t *testing.T, s store.Store, acct *core.Account, replacesCertID 
 	for _, az := range azs {
 		validate(t, s, az, at(time.Minute))
 	}
-	if got := getOrder(t, s, o.ID); got.Replaces != o.Replaces || got.ReplacesCertID != replacesCertID {
-		t.Fatalf("stored order replaces (%q, %q), want (%q, %q)", got.Replaces, got.ReplacesCertID, o.Replaces, replacesCertID)
+	if got := getOrder(t, s, o.ID); got.Replaces != o.Replaces || got.ReplacesCertID != replacesCertID || got.Backend != o.Backend {
+		t.Fatalf("stored order replaces (%q, %q) from backend %q, want (%q, %q) from %q", got.Replaces, got.ReplacesCertID, got.Backend, o.Replaces, replacesCertID, o.Backend)
 	}
 	if _, err := s.BeginFinalize(ctx, o.ID, []byte("csr-"+o.ID), at(time.Hour)); err != nil {
 		t.Fatalf("BeginFinalize: %v", err)
@@ -36,6 +37,9 @@ func issueOrder(t *testing.T, s store.Store, acct *core.Account, replacesCertID 
 	}
 	if done.Replaces != o.Replaces || done.ReplacesCertID != replacesCertID {
 		t.Errorf("CompleteFinalize result replaces (%q, %q), want (%q, %q)", done.Replaces, done.ReplacesCertID, o.Replaces, replacesCertID)
+	}
+	if c, err := s.GetCertificate(ctx, o.ID); err != nil || c.Backend != o.Backend {
+		t.Fatalf("certificate backend %q (%v), want %q", c.Backend, err, o.Backend)
 	}
 	return o
 }
