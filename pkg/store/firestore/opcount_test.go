@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/firestore"
+
 	"github.com/acmera/acmera/pkg/acme"
 	"github.com/acmera/acmera/pkg/core"
 	"github.com/acmera/acmera/pkg/problem"
@@ -220,6 +222,51 @@ func TestOpCounterQueryReads(t *testing.T) {
 			got := c.Snapshot().Sub(before)
 			if len(ids) != tc.wantIDs || got.Reads != tc.wantReads || got.Writes != 0 {
 				t.Errorf("%d IDs, %+v; want %d IDs, %d reads, 0 writes", len(ids), got, tc.wantIDs, tc.wantReads)
+			}
+		})
+	}
+}
+
+// TestOpCounterAggregationReads checks that an aggregation is billed by
+// the entries its count matched, at least one read, and that a sum's value
+// is not taken for an entry count.
+func TestOpCounterAggregationReads(t *testing.T) {
+	s, c := openTest(t)
+	defer s.Close()
+	ctx := testCtx(t)
+	for i, n := range []int64{2000, 3000, -1} {
+		if _, err := s.rateLimits.Doc(fmt.Sprintf("agg-%d", i)).Set(ctx, map[string]any{fCounterKey: "agg", fCounterValue: n}); err != nil {
+			t.Fatalf("DocumentRef.Set: %v", err)
+		}
+	}
+	q := s.rateLimits.Where(fCounterKey, "==", "agg")
+	none := s.rateLimits.Where(fCounterKey, "==", "none")
+	tests := []struct {
+		name      string
+		agg       *firestore.AggregationQuery
+		want      int64 // the first aggregate
+		wantReads int64
+	}{
+		{"count", q.NewAggregationQuery().WithCount("c"), 3, 1},
+		{"sum", q.NewAggregationQuery().WithSum(fCounterValue, "s"), 4999, 1},
+		{"sum and count", q.NewAggregationQuery().WithSum(fCounterValue, "s").WithCount("c"), 4999, 1},
+		{"empty sum", none.NewAggregationQuery().WithSum(fCounterValue, "s"), 0, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := c.Snapshot()
+			res, err := tc.agg.Get(ctx)
+			if err != nil {
+				t.Fatalf("AggregationQuery.Get: %v", err)
+			}
+			got := c.Snapshot().Sub(before)
+			alias := "s"
+			if tc.name == "count" {
+				alias = "c"
+			}
+			n, err := aggregateInt(res, alias)
+			if err != nil || n != tc.want || got.Reads != tc.wantReads {
+				t.Errorf("%d (%v), %d reads; want %d, %d reads", n, err, got.Reads, tc.want, tc.wantReads)
 			}
 		})
 	}
