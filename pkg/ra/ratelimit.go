@@ -25,7 +25,8 @@ const (
 	limitWindow = time.Hour
 	// orderShards spreads one account's order counter over this many
 	// Firestore documents: one busy account at 100 orders/s writes each
-	// about 6 times a second; a newOrder reads all of them (one RPC).
+	// about 6 times a second; a newOrder reads their sum (one aggregation,
+	// one read).
 	orderShards = 16
 	// accountShards spreads one client address's new-account counter.
 	accountShards = 4

@@ -34,5 +34,11 @@ func CompositeIndexes() []Index {
 		// NextPendingExpiry: accountId == X, status == pending,
 		// expires > T (order by expires).
 		{Collection: collAuthorizations, Fields: []IndexField{asc(fAccountID), asc(fStatus), asc(fExpires)}},
+		// Spend and Counts of a window of several shards: a sum of n over
+		// key == K, windowStart == W. Equality filters alone would merge
+		// the single-field indexes, but a sum is computed from index
+		// entries, so the summed field must be in the index the filters
+		// use.
+		{Collection: collRateLimits, Fields: []IndexField{asc(fCounterKey), asc(fWindowStart), asc(fCounterValue)}},
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"cloud.google.com/go/firestore"
+
 	"github.com/acmera/acmera/pkg/acme"
 	"github.com/acmera/acmera/pkg/core"
 	"github.com/acmera/acmera/pkg/problem"
@@ -78,7 +80,9 @@ func opSteps(s *Store) []opStep {
 		}
 	}
 	// The rate limits as pkg/ra spends them: 4 shards per client address,
-	// 16 per account's orders, one per identifier's failed validations.
+	// 16 per account's orders, one per identifier's failed validations. A
+	// window of several shards is read with one sum aggregation (one read),
+	// one of one shard as its document.
 	accountsLimit := store.RateLimit{Key: "newAccounts:192.0.2.1", Max: 300, Window: time.Hour, Shards: 4}
 	ordersLimit := store.RateLimit{Key: "orders:" + acct.ID, Max: 3000, Window: time.Hour, Shards: 16}
 	failed := func(name string) store.RateLimit {
@@ -103,7 +107,7 @@ func opSteps(s *Store) []opStep {
 	}
 	return []opStep{
 		{"RedeemNonce", 0, 1, true, func(ctx context.Context) error { return s.RedeemNonce(ctx, core.NewID(), fixtureNow) }},
-		{"Spend (new accounts, 4 shards)", 4, 1, true, spend(accountsLimit, true)},
+		{"Spend (new accounts, 4 shards)", 1, 1, true, spend(accountsLimit, true)},
 		{"GetAccountByKey (none)", 1, 0, true, func(ctx context.Context) error {
 			_, err := s.GetAccountByKey(ctx, acct.KeyThumbprint)
 			if err == nil {
@@ -119,7 +123,7 @@ func opSteps(s *Store) []opStep {
 			return wantFound(0)(s.FindValidAuthorizations(ctx, acct.ID, "acme", idents, fixtureNow))
 		}},
 		{"CountPendingAuthorizations (none)", 1, 0, true, pending},
-		{"Spend (orders, 16 shards)", 16, 1, true, spend(ordersLimit, true)},
+		{"Spend (orders, 16 shards)", 1, 1, true, spend(ordersLimit, true)},
 		{"CreateOrder (1 name)", 0, 2, true, func(ctx context.Context) error { return s.CreateOrder(ctx, o, azs) }},
 		{"GetAuthorization", 1, 0, true, func(ctx context.Context) error { _, err := s.GetAuthorization(ctx, azs[0].ID); return err }},
 		{"MarkChallengeProcessing", 1, 1, true, func(ctx context.Context) error {
@@ -177,8 +181,9 @@ func opSteps(s *Store) []opStep {
 			return err
 		}},
 		{"Counts (failed validations, 2 names)", 2, 0, false, counts(failed("b.example.com"), failed("c.example.com"))},
-		{"Spend (16 shards, allowed)", 16, 1, false, spend(tight, true)},
-		{"Spend (16 shards, refused)", 16, 0, false, spend(tight, false)},
+		{"Counts (orders, 16 shards; a name twice)", 2, 0, false, counts(ordersLimit, failed("b.example.com"), failed("b.example.com"))},
+		{"Spend (16 shards, allowed)", 1, 1, false, spend(tight, true)},
+		{"Spend (16 shards, refused)", 1, 0, false, spend(tight, false)},
 		{"Add (refund)", 0, 1, false, func(ctx context.Context) error { return s.Add(ctx, tight, -1, fixtureNow) }},
 	}
 }
@@ -220,6 +225,51 @@ func TestOpCounterQueryReads(t *testing.T) {
 			got := c.Snapshot().Sub(before)
 			if len(ids) != tc.wantIDs || got.Reads != tc.wantReads || got.Writes != 0 {
 				t.Errorf("%d IDs, %+v; want %d IDs, %d reads, 0 writes", len(ids), got, tc.wantIDs, tc.wantReads)
+			}
+		})
+	}
+}
+
+// TestOpCounterAggregationReads checks that an aggregation is billed by
+// the entries its count matched, at least one read, and that a sum's value
+// is not taken for an entry count.
+func TestOpCounterAggregationReads(t *testing.T) {
+	s, c := openTest(t)
+	defer s.Close()
+	ctx := testCtx(t)
+	for i, n := range []int64{2000, 3000, -1} {
+		if _, err := s.rateLimits.Doc(fmt.Sprintf("agg-%d", i)).Set(ctx, map[string]any{fCounterKey: "agg", fCounterValue: n}); err != nil {
+			t.Fatalf("DocumentRef.Set: %v", err)
+		}
+	}
+	q := s.rateLimits.Where(fCounterKey, "==", "agg")
+	none := s.rateLimits.Where(fCounterKey, "==", "none")
+	tests := []struct {
+		name      string
+		agg       *firestore.AggregationQuery
+		want      int64 // the first aggregate
+		wantReads int64
+	}{
+		{"count", q.NewAggregationQuery().WithCount("c"), 3, 1},
+		{"sum", q.NewAggregationQuery().WithSum(fCounterValue, "s"), 4999, 1},
+		{"sum and count", q.NewAggregationQuery().WithSum(fCounterValue, "s").WithCount("c"), 4999, 1},
+		{"empty sum", none.NewAggregationQuery().WithSum(fCounterValue, "s"), 0, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := c.Snapshot()
+			res, err := tc.agg.Get(ctx)
+			if err != nil {
+				t.Fatalf("AggregationQuery.Get: %v", err)
+			}
+			got := c.Snapshot().Sub(before)
+			alias := "s"
+			if tc.name == "count" {
+				alias = "c"
+			}
+			n, err := aggregateInt(res, alias)
+			if err != nil || n != tc.want || got.Reads != tc.wantReads {
+				t.Errorf("%d (%v), %d reads; want %d, %d reads", n, err, got.Reads, tc.want, tc.wantReads)
 			}
 		})
 	}

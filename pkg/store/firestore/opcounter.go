@@ -13,11 +13,16 @@ import (
 
 // OpCounts are Firestore document operations as billed: Reads counts
 // documents returned by lookups (found or missing) and queries (at least
-// one per query, the minimum charge of an empty result), and for a count
-// aggregation one per 1,000 index entries counted (at least one); Writes
-// counts the
-// writes in each Commit or BatchWrite, successful or not (a failed commit is
-// not billed, so this may overcount under contention); RPCs counts calls.
+// one per query, the minimum charge of an empty result), and for an
+// aggregation one per 1,000 index entries matched (at least one); Writes
+// counts the writes in each Commit or BatchWrite, successful or not (a
+// failed commit is not billed, so this may overcount under contention);
+// RPCs counts calls.
+//
+// The client sees how many entries an aggregation matched only through a
+// count in it: one with a count is billed by the count, one with only sums
+// or averages at the minimum of one read, exact up to 1,000 entries matched
+// (this package's sums match at most store.MaxShards).
 type OpCounts struct {
 	Reads, Writes, RPCs int64
 }
@@ -90,19 +95,31 @@ func (c *OpCounter) stream(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.
 
 // countingStream counts the documents a BatchGetDocuments or RunQuery
 // stream returns; a query that ends having returned none counts one read.
-// A RunAggregationQuery counts its result: one read per 1,000 counted.
+// A RunAggregationQuery counts the results of its count aggregations, one
+// read per 1,000 counted, and at least one read (see OpCounts).
 type countingStream struct {
 	grpc.ClientStream
 	c       *OpCounter
-	query   bool // a RunQuery response was seen
+	query   bool            // a RunQuery response was seen
+	counts  map[string]bool // aliases of the count aggregations sent
 	docs    int64
 	settled bool // the empty-query minimum was decided
 }
 
 func (s *countingStream) SendMsg(m any) error {
-	switch m.(type) {
-	case *firestorepb.RunQueryRequest, *firestorepb.RunAggregationQueryRequest:
+	switch r := m.(type) {
+	case *firestorepb.RunQueryRequest:
 		s.query = true
+	case *firestorepb.RunAggregationQueryRequest:
+		s.query = true
+		for _, a := range r.GetStructuredAggregationQuery().GetAggregations() {
+			if a.GetCount() != nil {
+				if s.counts == nil {
+					s.counts = make(map[string]bool)
+				}
+				s.counts[a.GetAlias()] = true
+			}
+		}
 	}
 	return s.ClientStream.SendMsg(m)
 }
@@ -122,7 +139,10 @@ func (s *countingStream) RecvMsg(m any) error {
 		}
 	case *firestorepb.RunAggregationQueryResponse:
 		s.query = true
-		for _, v := range r.GetResult().GetAggregateFields() {
+		for alias, v := range r.GetResult().GetAggregateFields() {
+			if !s.counts[alias] {
+				continue // a sum or average: its value is no entry count
+			}
 			if n := v.GetIntegerValue(); n > 0 {
 				batches := (n + 999) / 1000
 				s.docs += batches

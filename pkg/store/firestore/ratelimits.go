@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strconv"
+	"sync"
 	"time"
 
 	"cloud.google.com/go/firestore"
@@ -15,6 +16,7 @@ import (
 	"google.golang.org/api/iterator"
 
 	"github.com/acmera/acmera/pkg/core"
+	"github.com/acmera/acmera/pkg/problem"
 	"github.com/acmera/acmera/pkg/store"
 )
 
@@ -24,13 +26,21 @@ import (
 //	    {key, windowStart, n, expireAt}
 //
 // One window of a limit is spread over RateLimit.Shards documents. Spend
-// reads them all in one BatchGet (Shards reads, one RPC), decides on their
-// sum, and adds to one shard picked at random with firestore.Increment (one
-// write, no precondition, so concurrent Spends never abort each other). A
-// busy key's writes are thus spread over Shards documents: 100 orders/s of
-// one account with 16 shards is about 6 writes/s per document. The
-// document IDs start with a hash of the key, so busy keys do not crowd
-// one key range either.
+// reads the window's count and, if the count plus n is at most Max, adds n
+// to one shard picked at random with firestore.Increment (one write, no
+// precondition, so concurrent Spends never abort each other). A busy key's
+// writes are thus spread over Shards documents: 100 orders/s of one
+// account with 16 shards is about 6 writes/s per document. The document
+// IDs start with a hash of the key, so busy keys do not crowd one key
+// range either.
+//
+// Reading a window costs one read whatever its shards: a window of several
+// shards is read with a sum aggregation over key == K, windowStart == W
+// (the composite index key, windowStart, n is in CompositeIndexes: a sum
+// is computed from an index holding the summed field), billed one read per
+// 1,000 index entries matched, and a window has at most store.MaxShards
+// documents; a window of one shard is read as its document, in a BatchGet
+// that Counts shares among all such limits.
 //
 // Overshoot: Spend is not a transaction. Spends of one key that run
 // concurrently (each between its read and its write) all see the count
@@ -61,28 +71,108 @@ func (s *Store) shardRefs(l store.RateLimit, start time.Time) []*firestore.Docum
 	return refs
 }
 
-// sumShards adds up the counts of a window's shards; missing ones are 0.
-func sumShards(snaps []*firestore.DocumentSnapshot) (int64, error) {
-	var n int64
-	for _, snap := range snaps {
-		if !snap.Exists() {
-			continue
-		}
-		v, err := snap.DataAt(fCounterValue)
-		if err != nil {
-			return 0, fmt.Errorf("firestore: DocumentSnapshot.DataAt(%s): %w", snap.Ref.Path, err)
-		}
-		i, ok := v.(int64)
-		if !ok {
-			return 0, fmt.Errorf("firestore: %s: counter %v is a %T, not an integer", snap.Ref.Path, v, v)
-		}
-		n += i
+// windowQuery selects the shard documents of l's window starting at start.
+func (s *Store) windowQuery(l store.RateLimit, start time.Time) firestore.Query {
+	return s.rateLimits.Where(fCounterKey, "==", l.Key).Where(fWindowStart, "==", start)
+}
+
+// sumWindow reads the count of l's window starting at start with a sum
+// aggregation over windowQuery: one read, one RPC.
+func (s *Store) sumWindow(ctx context.Context, call string, l store.RateLimit, start time.Time) (int64, error) {
+	q := s.windowQuery(l, start)
+	res, err := q.NewAggregationQuery().WithSum(fCounterValue, fCounterValue).Get(ctx)
+	if err != nil {
+		return 0, readErr(call+": AggregationQuery.Get(sum)", err)
+	}
+	n, err := aggregateInt(res, fCounterValue)
+	if err != nil {
+		return 0, fmt.Errorf("firestore: %s: window of %s: %w", call, problem.Truncate(l.Key, 40), err)
 	}
 	return n, nil
 }
 
+// shardValue is the count in one shard document; a missing one is 0.
+func shardValue(snap *firestore.DocumentSnapshot) (int64, error) {
+	if !snap.Exists() {
+		return 0, nil
+	}
+	v, err := snap.DataAt(fCounterValue)
+	if err != nil {
+		return 0, fmt.Errorf("firestore: DocumentSnapshot.DataAt(%s): %w", snap.Ref.Path, err)
+	}
+	i, ok := v.(int64)
+	if !ok {
+		return 0, fmt.Errorf("firestore: %s: counter %v is a %T, not an integer", snap.Ref.Path, v, v)
+	}
+	return i, nil
+}
+
+// readWindows returns the count of each limit's window containing now:
+// one read per distinct window. The one-shard windows are read in one
+// BatchGet, each window of several shards with sumWindow, concurrently:
+// one RPC per such window plus one.
+func (s *Store) readWindows(ctx context.Context, call string, ls []store.RateLimit, now time.Time) ([]int64, error) {
+	out := make([]int64, len(ls))
+	first := make([]int, len(ls)) // index in ls of the first limit with the same window
+	seen := make(map[string]int)  // key and window start -> index in ls
+	var refs []*firestore.DocumentRef
+	var refOf []int // index in ls of each ref's limit
+	var sums []int  // indexes in ls of the distinct windows of several shards
+	for i, l := range ls {
+		if err := l.Check(); err != nil {
+			return nil, err
+		}
+		w := strconv.FormatInt(l.WindowStart(now).Unix(), 10) + " " + l.Key
+		j, ok := seen[w]
+		if !ok {
+			j = i
+			seen[w] = i
+			if l.Shards <= 1 {
+				refs = append(refs, s.shardRefs(l, l.WindowStart(now))[0])
+				refOf = append(refOf, i)
+			} else {
+				sums = append(sums, i)
+			}
+		}
+		first[i] = j
+	}
+	errs := make([]error, len(sums))
+	var wg sync.WaitGroup
+	for k, i := range sums {
+		wg.Go(func() { out[i], errs[k] = s.sumWindow(ctx, call, ls[i], ls[i].WindowStart(now)) })
+	}
+	var batchErr error
+	if len(refs) > 0 {
+		batchErr = s.readShards(ctx, call, refs, refOf, out)
+	}
+	wg.Wait()
+	if err := errors.Join(append(errs, batchErr)...); err != nil {
+		return nil, err
+	}
+	for i, j := range first {
+		out[i] = out[j]
+	}
+	return out, nil
+}
+
+// readShards reads one-shard windows in one BatchGet, setting out[refOf[k]]
+// to the count in refs[k].
+func (s *Store) readShards(ctx context.Context, call string, refs []*firestore.DocumentRef, refOf []int, out []int64) error {
+	snaps, err := s.client.GetAll(ctx, refs)
+	if err != nil {
+		return readErr(call+": Client.GetAll", err)
+	}
+	for k, snap := range snaps {
+		if out[refOf[k]], err = shardValue(snap); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // add increments one random shard of l's window at now by n.
-func (s *Store) add(ctx context.Context, call string, l store.RateLimit, refs []*firestore.DocumentRef, n int64, now time.Time) error {
+func (s *Store) add(ctx context.Context, call string, l store.RateLimit, n int64, now time.Time) error {
+	refs := s.shardRefs(l, l.WindowStart(now))
 	ref := refs[rand.IntN(len(refs))]
 	_, err := ref.Set(ctx, map[string]any{
 		fCounterKey:   l.Key,
@@ -96,29 +186,25 @@ func (s *Store) add(ctx context.Context, call string, l store.RateLimit, refs []
 	return nil
 }
 
-// Spend reads the shards of l's window at now and, if their sum plus n is
-// at most l.Max, adds n to one of them: Shards reads and one write when
-// allowed, Shards reads when refused. See the overshoot note above.
+// Spend reads the count of l's window at now (readWindows) and, if it plus
+// n is at most l.Max, adds n to one shard: one read and one write when
+// allowed, one read when refused, one write when l has no Max. See the
+// overshoot note above.
 func (s *Store) Spend(ctx context.Context, l store.RateLimit, n int64, now time.Time) (bool, time.Time, error) {
 	const call = "Spend"
 	if err := l.Check(); err != nil {
 		return false, time.Time{}, err
 	}
-	refs := s.shardRefs(l, l.WindowStart(now))
 	if l.Max > 0 {
-		snaps, err := s.client.GetAll(ctx, refs)
-		if err != nil {
-			return false, time.Time{}, readErr(call+": Client.GetAll", err)
-		}
-		sum, err := sumShards(snaps)
+		counts, err := s.readWindows(ctx, call, []store.RateLimit{l}, now)
 		if err != nil {
 			return false, time.Time{}, err
 		}
-		if sum+n > l.Max {
+		if counts[0]+n > l.Max {
 			return false, l.WindowEnd(now), nil
 		}
 	}
-	if err := s.add(ctx, call, l, refs, n, now); err != nil {
+	if err := s.add(ctx, call, l, n, now); err != nil {
 		return false, time.Time{}, err
 	}
 	return true, time.Time{}, nil
@@ -130,50 +216,14 @@ func (s *Store) Add(ctx context.Context, l store.RateLimit, n int64, now time.Ti
 	if err := l.Check(); err != nil {
 		return err
 	}
-	return s.add(ctx, "Add", l, s.shardRefs(l, l.WindowStart(now)), n, now)
+	return s.add(ctx, "Add", l, n, now)
 }
 
-// Counts reads every shard of every limit in one BatchGet: the sum of the
-// limits' Shards in reads, one RPC.
+// Counts reads each limit's window with readWindows: one read per distinct
+// window; one RPC for all the one-shard windows (an order's identifiers'
+// failed validations), and one more per window of several shards.
 func (s *Store) Counts(ctx context.Context, ls []store.RateLimit, now time.Time) ([]int64, error) {
-	var refs []*firestore.DocumentRef
-	spans := make([][2]int, len(ls))
-	seen := make(map[string]int) // document path -> index in refs
-	var idx []int                // refs index of each limit's shards, in order
-	for i, l := range ls {
-		if err := l.Check(); err != nil {
-			return nil, err
-		}
-		spans[i][0] = len(idx)
-		for _, r := range s.shardRefs(l, l.WindowStart(now)) {
-			j, ok := seen[r.Path]
-			if !ok {
-				j = len(refs)
-				seen[r.Path] = j
-				refs = append(refs, r)
-			}
-			idx = append(idx, j)
-		}
-		spans[i][1] = len(idx)
-	}
-	out := make([]int64, len(ls))
-	if len(refs) == 0 {
-		return out, nil
-	}
-	snaps, err := s.client.GetAll(ctx, refs)
-	if err != nil {
-		return nil, readErr("Counts: Client.GetAll", err)
-	}
-	for i, sp := range spans {
-		shards := make([]*firestore.DocumentSnapshot, 0, sp[1]-sp[0])
-		for _, j := range idx[sp[0]:sp[1]] {
-			shards = append(shards, snaps[j])
-		}
-		if out[i], err = sumShards(shards); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return s.readWindows(ctx, "Counts", ls, now)
 }
 
 // pendingQuery selects the account's pending authorizations expiring after
