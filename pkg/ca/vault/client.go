@@ -49,7 +49,14 @@ func (c *client) token(ctx context.Context) (string, error) {
 		return c.tok, nil
 	}
 	tok, ttl, err := c.auth.login(ctx, c)
-	if err != nil {
+	var ve *apiError
+	switch {
+	case errors.As(err, &ve) && (ve.status == http.StatusTooManyRequests || ve.status >= 500):
+		return "", fmt.Errorf("vault: %s login: %w: %w", c.auth.name(), ca.ErrTransient, err)
+	case errors.As(err, &ve):
+		// Vault refused the credentials or the role: acmera's configuration.
+		return "", fmt.Errorf("vault: %s login: %w: %w", c.auth.name(), ca.ErrMisconfigured, err)
+	case err != nil:
 		return "", fmt.Errorf("vault: %s login: %w", c.auth.name(), err)
 	}
 	c.tok, c.renewAt = tok, time.Time{}

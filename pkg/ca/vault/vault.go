@@ -106,11 +106,11 @@ func (a TokenAuth) login(context.Context, *client) (string, time.Duration, error
 	}
 	b, err := os.ReadFile(a.File)
 	if err != nil {
-		return "", 0, fmt.Errorf("os.ReadFile: %w", err)
+		return "", 0, fmt.Errorf("%w: os.ReadFile: %w", ca.ErrMisconfigured, err)
 	}
 	t := strings.TrimSpace(string(b))
 	if t == "" {
-		return "", 0, fmt.Errorf("token file %s is empty", a.File)
+		return "", 0, fmt.Errorf("%w: token file %s is empty", ca.ErrMisconfigured, a.File)
 	}
 	return t, 0, nil
 }
@@ -132,7 +132,7 @@ func (a JWTAuth) login(ctx context.Context, c *client) (string, time.Duration, e
 	}
 	jwt, err := a.JWT(ctx)
 	if err != nil {
-		return "", 0, fmt.Errorf("fetch the JWT: %w", err)
+		return "", 0, fmt.Errorf("fetch the JWT: %w: %w", ca.ErrTransient, err)
 	}
 	return c.loginAt(ctx, "auth/"+orDefault(a.Path, "jwt")+"/login", map[string]any{"role": a.Role, "jwt": jwt})
 }
@@ -153,7 +153,7 @@ func (a AppRoleAuth) login(ctx context.Context, c *client) (string, time.Duratio
 	if a.SecretIDFile != "" {
 		b, err := os.ReadFile(a.SecretIDFile)
 		if err != nil {
-			return "", 0, fmt.Errorf("os.ReadFile: %w", err)
+			return "", 0, fmt.Errorf("%w: os.ReadFile: %w", ca.ErrMisconfigured, err)
 		}
 		secret = strings.TrimSpace(string(b))
 	}

@@ -177,7 +177,7 @@ func TestRoleLimits(t *testing.T) {
 func TestAuth(t *testing.T) {
 	s := vaulttest.Start(t)
 	ctx := testCtx(t)
-	if _, _, err := jwtIssuer(t, s, "someone-else").Check(ctx); err == nil || !strings.Contains(err.Error(), "jwt login") {
+	if _, _, err := jwtIssuer(t, s, "someone-else").Check(ctx); !errors.Is(err, ca.ErrMisconfigured) || !strings.Contains(err.Error(), "jwt login") {
 		t.Errorf("Check with a JWT for another audience: %v, want a jwt login error", err)
 	}
 	iss := jwtIssuer(t, s, vaulttest.Audience)
