@@ -234,22 +234,24 @@ func TestIssueMismatchedSigningAlgorithm(t *testing.T) {
 
 func TestRoots(t *testing.T) {
 	for _, rootCA := range []bool{false, true} {
-		eachWire(t, func(t *testing.T, w wire) {
-			e := newEnv(t, w, pcafake.Config{RootCA: rootCA}, nil)
-			roots, err := e.issuer.Roots(testCtx(t))
-			if err != nil {
-				t.Fatalf("Roots: %v", err)
-			}
-			block, _ := pem.Decode(e.fake.RootPEM())
-			if len(roots) != 1 || !bytes.Equal(roots[0], block.Bytes) {
-				t.Errorf("RootCA=%v: Roots is not the fake's root", rootCA)
-			}
-			if rootCA {
-				got, err := e.issuer.Issue(testCtx(t), issueReq(t, "order-root"))
-				if err != nil || len(got.Chain) != 1 {
-					t.Errorf("Issue under a root CA = %v, %v; want the leaf alone", got, err)
+		t.Run(map[bool]string{false: "subordinate", true: "root"}[rootCA], func(t *testing.T) {
+			eachWire(t, func(t *testing.T, w wire) {
+				e := newEnv(t, w, pcafake.Config{RootCA: rootCA}, nil)
+				roots, err := e.issuer.Roots(testCtx(t))
+				if err != nil {
+					t.Fatalf("Roots: %v", err)
 				}
-			}
+				block, _ := pem.Decode(e.fake.RootPEM())
+				if len(roots) != 1 || !bytes.Equal(roots[0], block.Bytes) {
+					t.Errorf("RootCA=%v: Roots is not the fake's root", rootCA)
+				}
+				if rootCA {
+					got, err := e.issuer.Issue(testCtx(t), issueReq(t, "order-root"))
+					if err != nil || len(got.Chain) != 1 {
+						t.Errorf("Issue under a root CA = %v, %v; want the leaf alone", got, err)
+					}
+				}
+			})
 		})
 	}
 }
