@@ -75,6 +75,15 @@ type IssueRequest struct {
 	// RequestID is the idempotency key derived from the order (RequestID()):
 	// issuing twice with one RequestID yields one certificate.
 	RequestID string
+	// Submitted, when set, is called by a backend whose CA names a
+	// certificate before it is signed (AWS Private CA's CertificateArn),
+	// after the CA has accepted the request and before the backend waits
+	// for the certificate. The caller persists resource so that, after an
+	// instance death past the CA's idempotency window, it can collect the
+	// same certificate (for example awspca.Issuer.Resume) instead of minting
+	// a second one. An error from it is returned by Issue. Backends that
+	// sign synchronously never call it.
+	Submitted func(ctx context.Context, resource string) error
 }
 
 // KeyUsage is the key usage of a leaf for pub: digitalSignature, plus
