@@ -26,6 +26,8 @@ import (
 type Parts struct {
 	Store     store.Store
 	Queue     queue.Enqueuer
+	// Backends are the CA backends (Issuer alone: one, the default).
+	Backends  *ca.Backends
 	Issuer    ca.Issuer
 	Validator ra.Validator
 	Policy    *policy.Policy
@@ -62,7 +64,7 @@ type Parts struct {
 
 // NewRA builds the registration authority from parts.
 func NewRA(p Parts) (*ra.RA, error) {
-	r, err := ra.New(ra.Config{Store: p.Store, Queue: p.Queue, Validator: p.Validator, Issuer: p.Issuer,
+	r, err := ra.New(ra.Config{Store: p.Store, Queue: p.Queue, Validator: p.Validator, Issuer: p.Issuer, Backends: p.Backends,
 		Policy: p.Policy, Logger: p.Logger, Clock: p.Clock, PollWait: p.PollWait, AccountCacheTTL: p.AccountCacheTTL,
 		NewAccountsPerHour: p.NewAccountsPerHour, FinalizeRetryDelay: p.FinalizeRetryDelay})
 	if err != nil {

@@ -45,7 +45,7 @@ func buildBackends(ctx context.Context, c config.Common, own ca.Backend, log *sl
 				return nil, nil, fmt.Errorf("%s: cas.New: %w", setting, err)
 			}
 			closers = append(closers, iss.Close)
-			if err := checkCASBackend(ctx, iss, setting, b.CAS.Pool, profilesOf(c.Policy, b.Name, false), c.Policy, log); err != nil {
+			if err := checkCASBackend(ctx, iss, setting+".cas.pool="+b.CAS.Pool, profilesOf(c.Policy, b.Name, false), c.Policy, log); err != nil {
 				closeAll()
 				return nil, nil, err
 			}
@@ -103,10 +103,10 @@ func startCheck(log *slog.Logger, setting string, err error) (bool, error) {
 
 // checkCASBackend checks a CAS pool and the caTemplate of each profile it
 // issues for.
-func checkCASBackend(ctx context.Context, iss *cas.Issuer, setting, pool string, profiles []string, pol *policy.Policy, log *slog.Logger) error {
+func checkCASBackend(ctx context.Context, iss *cas.Issuer, setting string, profiles []string, pol *policy.Policy, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(ctx, startCheckTimeout)
 	defer cancel()
-	if ok, err := startCheck(log, setting+" (pool "+pool+")", iss.Check(ctx)); !ok {
+	if ok, err := startCheck(log, setting, iss.Check(ctx)); !ok {
 		return err
 	}
 	for _, name := range profiles {

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"time"
 
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
@@ -86,9 +84,15 @@ func cloudParts(ctx context.Context, cfg *config.Cloud, emulator string, log *sl
 		return fail(fmt.Errorf("cas.New: %w", err))
 	}
 	closers = append(closers, issuer.Close)
-	if err := checkCAS(ctx, issuer, cfg, log); err != nil {
+	if err := checkCASBackend(ctx, issuer, "ACMERA_CAS_POOL="+cfg.CASPool, profilesOf(cfg.Policy, config.BackendCAS, true), cfg.Policy, log); err != nil {
 		return fail(err)
 	}
+	backends, closeBackends, err := buildBackends(ctx, cfg.Common,
+		ca.Backend{Name: config.BackendCAS, Description: "Google CAS pool " + cfg.CASPool, Issuer: issuer}, log)
+	if err != nil {
+		return fail(err)
+	}
+	closers = append(closers, func() error { closeBackends(); return nil })
 	q, err := cloudtasks.New(ctx, cloudtasks.Config{Queue: cfg.TasksQueue, TargetURL: cfg.ValidatorURL,
 		ServiceAccount: cfg.TasksServiceAccount, Audience: cfg.OIDCAudience}, endpointOptions(cfg.TasksEndpoint)...)
 	if err != nil {
@@ -110,43 +114,10 @@ func cloudParts(ctx context.Context, cfg *config.Cloud, emulator string, log *sl
 	// Firestore, so every request reads its account (RFC 8555 §7.3.5,
 	// §7.3.6). The WFE's parsed-key cache stays: it is keyed by the
 	// thumbprint that fresh account names, so it cannot serve an old key.
-	return acmefn.Parts{Store: st, Queue: q, Issuer: issuer, Validator: v, Policy: cfg.Policy, NonceKey: key,
+	return acmefn.Parts{Store: st, Queue: q, Backends: backends, Validator: v, Policy: cfg.Policy, NonceKey: key,
 		BaseURL: cfg.BaseURL, Logger: log, NewAccountsPerHour: cfg.NewAccountsPerHour, TrustedProxies: cfg.TrustedProxies,
 		TermsOfService: cfg.TermsOfService, Website: cfg.Website,
 		FinalizeRetryDelay: cfg.FinalizeRetryDelay}, closeAll, nil
-}
-
-// checkCAS refuses to start when the CA pool or a profile's certificate
-// template does not exist or cannot be used (NotFound, PermissionDenied):
-// the operator's misconfiguration, named by its setting, never reported to
-// a client as a bad CSR. A CAS that cannot be reached now only warns: the
-// instance starts, finalizes wait for it, and a crash loop helps nobody.
-func checkCAS(ctx context.Context, issuer *cas.Issuer, cfg *config.Cloud, log *slog.Logger) error {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	// next reports whether to go on checking; only a misconfiguration stops
-	// the start, anything else (CAS not reachable now) warns and skips the
-	// remaining checks.
-	next := func(setting string, err error) (bool, error) {
-		switch {
-		case err == nil:
-			return true, nil
-		case errors.Is(err, ca.ErrMisconfigured):
-			return false, fmt.Errorf("%s: %w", setting, err)
-		}
-		log.Warn("could not check the CA at start; continuing", "setting", setting, "error", err.Error())
-		return false, nil
-	}
-	if ok, err := next("ACMERA_CAS_POOL="+cfg.CASPool, issuer.Check(ctx)); !ok {
-		return err
-	}
-	for _, name := range cfg.Policy.Names() {
-		t := cfg.Policy.Profile(name).CATemplate
-		if ok, err := next(fmt.Sprintf("ACMERA_PROFILES: profile %q caTemplate %q", name, t), issuer.CheckTemplate(ctx, t)); !ok {
-			return err
-		}
-	}
-	return nil
 }
 
 // endpointOptions points a Google client at an endpoint override. A

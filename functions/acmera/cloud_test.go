@@ -66,15 +66,15 @@ func TestCheckCASAtStart(t *testing.T) {
 			} else {
 				iss = issuer(tc.pool)
 			}
-			err := checkCAS(ctx, iss, cfg, slog.New(slog.DiscardHandler))
+			err := checkCASBackend(ctx, iss, "ACMERA_CAS_POOL="+cfg.CASPool, profilesOf(cfg.Policy, config.BackendCAS, true), cfg.Policy, slog.New(slog.DiscardHandler))
 			if tc.want == "" {
 				if err != nil {
-					t.Fatalf("checkCAS = %v", err)
+					t.Fatalf("checkCASBackend = %v", err)
 				}
 				return
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("checkCAS = %v, want an error naming %s", err, tc.want)
+				t.Fatalf("checkCASBackend = %v, want an error naming %s", err, tc.want)
 			}
 		})
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	acmefn "github.com/acmera/acmera/functions/acme"
+	"github.com/acmera/acmera/pkg/ca"
 	"github.com/acmera/acmera/pkg/ca/local"
 	"github.com/acmera/acmera/pkg/config"
 	"github.com/acmera/acmera/pkg/logging"
@@ -73,6 +74,12 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 	if err != nil {
 		return fmt.Errorf("local.Open: %w", err)
 	}
+	backends, closeBackends, err := buildBackends(ctx, cfg.Common,
+		ca.Backend{Name: config.BackendLocal, Description: "acmera's local CA", Issuer: issuer}, log)
+	if err != nil {
+		return err
+	}
+	defer closeBackends()
 	v, err := newValidator(cfg.Common, true, log)
 	if err != nil {
 		return err
@@ -80,7 +87,7 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 	var r *ra.RA // set below, before any task can be enqueued
 	q := inproc.New(ctx, queue.HandlerFunc(func(ctx context.Context, t queue.Task) error { return r.HandleTask(ctx, t) }),
 		inproc.Config{Workers: 64, Capacity: 4096, MaxAttempts: 8, Logger: log})
-	parts := acmefn.Parts{Store: st, Queue: q, Issuer: issuer, Validator: v, Policy: cfg.Policy,
+	parts := acmefn.Parts{Store: st, Queue: q, Backends: backends, Validator: v, Policy: cfg.Policy,
 		NonceKey: nonce.NewKey(), BaseURL: cfg.BaseURL, Logger: log, PollWait: pollWait, AccountCacheTTL: accountCacheTTL,
 		TermsOfService: cfg.TermsOfService, Website: cfg.Website,
 		NewAccountsPerHour: cfg.NewAccountsPerHour, TrustedProxies: cfg.TrustedProxies,
