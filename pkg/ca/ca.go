@@ -84,6 +84,9 @@ type IssueRequest struct {
 	// a second one. An error from it is returned by Issue. Backends that
 	// sign synchronously never call it.
 	Submitted func(ctx context.Context, resource string) error
+	// Resource is what an earlier attempt's Submitted recorded for this
+	// request (empty if none did), for a backend's Find to collect.
+	Resource string
 }
 
 // KeyUsage is the key usage of a leaf for pub: digitalSignature, plus

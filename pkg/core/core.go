@@ -150,6 +150,10 @@ type Order struct {
 	// CSR is the DER certificate request received at finalize; kept so that a
 	// finalize retry can reissue with the same request ID.
 	CSR []byte
+	// CAResource is the CA's name for the certificate being issued, when
+	// the CA names it before signing (AWS Private CA's CertificateArn),
+	// recorded so a retry collects that certificate instead of a second.
+	CAResource string
 	// CertificateID names the issued certificate once the order is valid.
 	CertificateID string
 	CreatedAt     time.Time

@@ -88,6 +88,16 @@ func (r *RA) issueRequest(o *core.Order, csr *x509.CertificateRequest) (ca.Issue
 	req := ca.IssueRequest{
 		CSR: csr, PublicKey: csr.PublicKey, NotBefore: o.NotBefore, Lifetime: time.Duration(pr.DefaultLifetime),
 		Template: pr.CATemplate, RequestID: ca.RequestID(o.ID), RequestedAt: o.UpdatedAt,
+		Resource: o.CAResource,
+		// A CA that names the certificate before signing it (AWS Private
+		// CA): record the name, so a retry collects it (Find) instead of
+		// asking for a second one once the CA's idempotency window is over.
+		Submitted: func(ctx context.Context, resource string) error {
+			if err := r.store.RecordCARequest(ctx, o.ID, resource); err != nil {
+				return fmt.Errorf("store.RecordCARequest: %w", err)
+			}
+			return nil
+		},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
 	if pr.ClientAuth {

@@ -634,3 +634,51 @@ func TestFinalizeReportsATruncatingCA(t *testing.T) {
 		})
 	}
 }
+
+// submittingCA names the certificate before it signs (as AWS Private CA
+// does), then dies before answering; its Find collects only by that name.
+type submittingCA struct {
+	ca.Issuer
+	minted *int
+	found  *string // the Resource Find was given
+}
+
+func (c submittingCA) Issue(ctx context.Context, req ca.IssueRequest) (*ca.Issued, error) {
+	*c.minted++
+	if err := req.Submitted(ctx, "arn:test:certificate/1"); err != nil {
+		return nil, err
+	}
+	return nil, fmt.Errorf("%w: instance killed while waiting for the certificate", ca.ErrTransient)
+}
+
+func (c submittingCA) Find(ctx context.Context, req ca.IssueRequest) (*ca.Issued, error) {
+	*c.found = req.Resource
+	if req.Resource != "arn:test:certificate/1" {
+		return nil, errors.New("nothing recorded")
+	}
+	return c.Issuer.Issue(ctx, req) // the certificate behind the name
+}
+
+// A CA that names its certificate before signing it: the RA records the
+// name on the processing order, and the retry collects that certificate
+// through Find instead of asking the CA again.
+func TestFinalizeRecordsTheCAResourceBeforeWaiting(t *testing.T) {
+	f := newFixture(t, 0)
+	o := f.readyOrder(t)
+	minted, found := 0, ""
+	f.setCA(submittingCA{f.ca, &minted, &found})
+	got, err := f.ra.Finalize(t.Context(), f.acct, o.ID, csrDER(t))
+	if err != nil || got.Status != core.StatusProcessing {
+		t.Fatalf("finalize: %+v %v, want processing after the CA died", got, err)
+	}
+	if stored, _ := f.store.GetOrder(t.Context(), o.ID); stored.CAResource != "arn:test:certificate/1" {
+		t.Fatalf("stored order's CA resource %q, want the name the CA gave", stored.CAResource)
+	}
+	if err := f.ra.HandleTask(t.Context(), queue.Task{Kind: queue.KindFinalize, OrderID: o.ID}); err != nil {
+		t.Fatal(err)
+	}
+	done, _ := f.ra.Order(t.Context(), f.acct, o.ID)
+	if done.Status != core.StatusValid || found != "arn:test:certificate/1" || minted != 1 {
+		t.Fatalf("after the retry: %s, Find given %q, Issue called %d times; want valid, the recorded name, once", done.Status, found, minted)
+	}
+}

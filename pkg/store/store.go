@@ -123,6 +123,10 @@ type Orders interface {
 	// certificate (ID = order ID) atomically; ErrConflict if the order is not
 	// processing.
 	CompleteFinalize(ctx context.Context, orderID string, cert *core.Certificate) (*core.Order, error)
+	// RecordCARequest stores, on a processing order, the CA's name for the
+	// certificate it is issuing (ca.IssueRequest.Submitted); ErrConflict if
+	// the order is not processing.
+	RecordCARequest(ctx context.Context, orderID, resource string) error
 	// FailFinalize moves a processing order to invalid with prob;
 	// ErrConflict if the order is not processing.
 	FailFinalize(ctx context.Context, orderID string, prob *problem.Problem) (*core.Order, error)

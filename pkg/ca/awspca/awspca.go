@@ -27,7 +27,7 @@
 // Every error names the failing call.
 //
 // Credentials are keyless in production: STS AssumeRoleWithWebIdentity
-// with the workload's Google ID token (MetadataToken), cached until shortly
+// with the workload's Google ID token (package idtoken), cached until shortly
 // before they expire.
 package awspca
 
@@ -81,7 +81,7 @@ type Config struct {
 	// (STS AssumeRoleWithWebIdentity); required unless Credentials is set.
 	RoleArn string
 	// IdentityToken returns the web identity token for RoleArn (in
-	// production MetadataToken's Token: the Google ID token of the
+	// production idtoken.Source's Token: the Google ID token of the
 	// service account).
 	IdentityToken TokenSource
 	// RoleSessionName names the STS session in CloudTrail; empty means
@@ -107,6 +107,11 @@ type Config struct {
 	// Now is the clock for validity computations; nil means time.Now.
 	Now func() time.Time
 }
+
+var (
+	_ ca.Issuer = (*Issuer)(nil)
+	_ ca.Finder = (*Issuer)(nil)
+)
 
 // Issuer signs and revokes through one AWS Private CA. It holds one client
 // (and one credentials cache) for its whole life.

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"errors"
-	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -107,29 +106,5 @@ func TestWebIdentityEndToEnd(t *testing.T) {
 				}
 			})
 		})
-	}
-}
-
-func TestMetadataToken(t *testing.T) {
-	var got *http.Request
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got = r
-		if r.Header.Get("Metadata-Flavor") != "Google" {
-			http.Error(w, "missing Metadata-Flavor", http.StatusForbidden)
-			return
-		}
-		w.Write([]byte("aaa.bbb.ccc\n"))
-	}))
-	t.Cleanup(srv.Close)
-	tok, err := MetadataToken{Audience: "sts.amazonaws.com", BaseURL: srv.URL}.Token(testCtx(t))
-	if err != nil || tok != "aaa.bbb.ccc" {
-		t.Fatalf("Token = %q, %v", tok, err)
-	}
-	if got.URL.Path != "/computeMetadata/v1/instance/service-accounts/default/identity" ||
-		got.URL.Query().Get("audience") != "sts.amazonaws.com" || got.URL.Query().Get("format") != "full" {
-		t.Errorf("request %s", got.URL)
-	}
-	if _, err := (MetadataToken{BaseURL: srv.URL}).Token(testCtx(t)); err == nil {
-		t.Error("Token without an audience succeeded")
 	}
 }

@@ -62,6 +62,18 @@ func (i *Issuer) Issue(ctx context.Context, req ca.IssueRequest) (*ca.Issued, er
 // Resume collects the certificate AWS named arn (an Issued.Resource, or
 // what IssueRequest.Submitted recorded), waiting while it is being issued;
 // it never issues. A certificate still in progress after the bounded wait
+// Find implements ca.Finder: the certificate behind the ARN an earlier
+// attempt recorded through IssueRequest.Submitted. With none recorded it
+// cannot tell (the attempt died before AWS answered, or before the ARN was
+// stored): the RA then issues again, which the IdempotencyToken answers
+// with the same certificate for 5 minutes.
+func (i *Issuer) Find(ctx context.Context, req ca.IssueRequest) (*ca.Issued, error) {
+	if req.Resource == "" {
+		return nil, errors.New("awspca: no CertificateArn was recorded for the request")
+	}
+	return i.Resume(ctx, req.Resource)
+}
+
 // is ca.ErrTransient; an ARN the CA does not know is ca.ErrNotIssued.
 func (i *Issuer) Resume(ctx context.Context, arn string) (*ca.Issued, error) {
 	in := &acmpca.GetCertificateInput{CertificateAuthorityArn: aws.String(i.caArn), CertificateArn: aws.String(arn)}

@@ -23,7 +23,7 @@ func TestDecodeTruncated(t *testing.T) {
 	compact := certDoc{id: "c", serial: "ff", leafDER: []byte{0x30, 0}, tailKey: make([]byte, 32), notAfter: now, status: "valid"}
 	replacing := order
 	replacing.replaces, replacing.replacesCertID, replacing.backend = "aki.serial", "c", "vault"
-	replacing.lifetimeCap = 12 * time.Hour
+	replacing.lifetimeCap, replacing.caResource = 12*time.Hour, "arn:x"
 	replaced := cert
 	replaced.replacedBy, replaced.backend = "o2", "vault"
 	tests := []struct {

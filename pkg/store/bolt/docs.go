@@ -51,10 +51,11 @@ type orderDoc struct {
 	csr                            []byte
 	certificateID                  string
 	createdAt, updatedAt           time.Time
-	// replaces, replacesCertID and backend are trailing fields (see
-	// reader.more), written together when any is set.
+	// replaces, replacesCertID, backend and caResource (and lifetimeCap)
+	// are trailing fields (see reader.more), written together when any is
+	// set.
 	replaces, replacesCertID string
-	backend                  string
+	backend, caResource      string
 }
 
 func encodeProblem(p *problem.Problem) ([]byte, error) {
@@ -202,7 +203,8 @@ func orderToDoc(o *core.Order) (orderDoc, error) {
 		expires: o.Expires, idents: o.Identifiers, notBefore: o.NotBefore, notAfter: o.NotAfter,
 		authzIDs: o.AuthzIDs, errJSON: ej, csr: o.CSR, certificateID: o.CertificateID,
 		createdAt: o.CreatedAt, updatedAt: o.UpdatedAt, replaces: o.Replaces,
-		replacesCertID: o.ReplacesCertID, lifetimeCap: o.LifetimeCap, backend: o.Backend}, nil
+		replacesCertID: o.ReplacesCertID, lifetimeCap: o.LifetimeCap, backend: o.Backend,
+		caResource: o.CAResource}, nil
 }
 
 func (d *orderDoc) core() (*core.Order, error) {
@@ -215,7 +217,7 @@ func (d *orderDoc) core() (*core.Order, error) {
 		NotBefore: d.notBefore, NotAfter: d.notAfter, AuthzIDs: d.authzIDs, Error: p,
 		CSR: d.csr, CertificateID: d.certificateID, CreatedAt: d.createdAt,
 		UpdatedAt: d.updatedAt, Replaces: d.replaces, ReplacesCertID: d.replacesCertID,
-		LifetimeCap: d.lifetimeCap, Backend: d.backend}, nil
+		LifetimeCap: d.lifetimeCap, Backend: d.backend, CAResource: d.caResource}, nil
 }
 
 func (d *orderDoc) encode() []byte {
@@ -241,11 +243,12 @@ func (d *orderDoc) encode() []byte {
 	// Optional trailing fields, added after version 1: written together
 	// when any is set; a reader that finds none (an older document)
 	// leaves them zero (see reader.more).
-	if d.replaces != "" || d.replacesCertID != "" || d.lifetimeCap > 0 || d.backend != "" {
+	if d.replaces != "" || d.replacesCertID != "" || d.lifetimeCap > 0 || d.backend != "" || d.caResource != "" {
 		w.str(d.replaces)
 		w.str(d.replacesCertID)
 		w.int(int64(d.lifetimeCap))
 		w.str(d.backend)
+		w.str(d.caResource)
 	}
 	return w.b
 }
@@ -262,10 +265,10 @@ func (d *orderDoc) decode(b []byte) error {
 	d.notBefore, d.notAfter, d.authzIDs = r.time(), r.time(), r.strs()
 	d.errJSON, d.csr, d.certificateID = r.bytes(), r.bytes(), r.str()
 	d.createdAt, d.updatedAt = r.time(), r.time()
-	d.replaces, d.replacesCertID, d.lifetimeCap, d.backend = "", "", 0, ""
+	d.replaces, d.replacesCertID, d.lifetimeCap, d.backend, d.caResource = "", "", 0, "", ""
 	if r.more() {
 		d.replaces, d.replacesCertID = r.str(), r.str()
-		d.lifetimeCap, d.backend = time.Duration(r.int()), r.str()
+		d.lifetimeCap, d.backend, d.caResource = time.Duration(r.int()), r.str(), r.str()
 	}
 	return r.err
 }

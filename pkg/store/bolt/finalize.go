@@ -132,6 +132,22 @@ func markReplaced(tx *bbolt.Tx, d *orderDoc) error {
 	return put(tx, bucketCerts, []byte(old.id), old.encode())
 }
 
+// RecordCARequest stores the CA's name for the certificate being issued
+// on a processing order; ErrConflict if it is not processing.
+func (s *Store) RecordCARequest(ctx context.Context, orderID, resource string) error {
+	return s.update(ctx, "RecordCARequest", func(tx *bbolt.Tx) error {
+		d := new(orderDoc)
+		if err := load(tx, bucketOrders, orderID, d); err != nil {
+			return err
+		}
+		if d.status != string(core.StatusProcessing) {
+			return conflict("order %q is %s", orderID, d.status)
+		}
+		d.caResource = resource
+		return put(tx, bucketOrders, []byte(d.id), d.encode())
+	})
+}
+
 // FailFinalize moves a processing order to invalid with prob (RFC 8555
 // §7.4); ErrConflict if it is not processing.
 func (s *Store) FailFinalize(ctx context.Context, orderID string, prob *problem.Problem) (*core.Order, error) {

@@ -103,7 +103,7 @@ func orderToDoc(o *core.Order) (*orderDoc, error) {
 		Identifiers: ids, NotBefore: o.NotBefore, NotAfter: o.NotAfter, AuthzIDs: o.AuthzIDs,
 		Error: e, CSR: o.CSR, CertificateID: o.CertificateID, CreatedAt: o.CreatedAt, UpdatedAt: o.UpdatedAt,
 		Replaces: o.Replaces, ReplacesCertID: o.ReplacesCertID, Backend: o.Backend, ExpireAt: orderExpireAt(o),
-		LifetimeCap: int64(o.LifetimeCap),
+		LifetimeCap: int64(o.LifetimeCap), CAResource: o.CAResource,
 	}, nil
 }
 
@@ -121,7 +121,7 @@ func orderFromSnap(snap *firestore.DocumentSnapshot) (*core.Order, error) {
 		Expires: utc(d.Expires), NotBefore: utc(d.NotBefore), NotAfter: utc(d.NotAfter),
 		AuthzIDs: nilIfEmpty(d.AuthzIDs), Error: p, CSR: nilIfEmpty(d.CSR), CertificateID: d.CertificateID,
 		CreatedAt: utc(d.CreatedAt), UpdatedAt: utc(d.UpdatedAt), LifetimeCap: time.Duration(d.LifetimeCap),
-		Replaces: d.Replaces, ReplacesCertID: d.ReplacesCertID, Backend: d.Backend,
+		Replaces: d.Replaces, ReplacesCertID: d.ReplacesCertID, Backend: d.Backend, CAResource: d.CAResource,
 	}
 	for _, id := range d.Identifiers {
 		o.Identifiers = append(o.Identifiers, acme.Identifier{Type: id.Type, Value: id.Value})

@@ -41,6 +41,7 @@ const (
 	fReason        = "revocationReason"
 	fRevision      = "rev"
 	fReplacedBy    = "replacedBy"
+	fCAResource    = "caResource"
 )
 
 // TTL policy (the expireAt field; Firestore deletes a document some time,
@@ -123,6 +124,7 @@ type orderDoc struct {
 	Replaces       string    `firestore:"replaces,omitempty"`
 	ReplacesCertID string    `firestore:"replacesCertId,omitempty"`
 	LifetimeCap    int64     `firestore:"lifetimeCapNs,omitempty"`
+	CAResource     string    `firestore:"caResource,omitempty"`
 	Backend        string    `firestore:"backend,omitempty"`
 	CreatedAt      time.Time `firestore:"createdAt"`
 	UpdatedAt      time.Time `firestore:"updatedAt,omitempty"`

@@ -151,6 +151,24 @@ func (s *Store) CompleteFinalize(ctx context.Context, orderID string, cert *core
 	return result, nil
 }
 
+// RecordCARequest stores the CA's name for the certificate being issued on
+// a processing order: one read, one write conditional on its update time.
+func (s *Store) RecordCARequest(ctx context.Context, orderID, resource string) error {
+	const call = "RecordCARequest"
+	ref, err := doc(s.orders, orderID)
+	if err != nil {
+		return err
+	}
+	_, err = transition(ctx, call, ref, orderFromSnap, func(o *core.Order) ([]firestore.Update, error) {
+		if o.Status != core.StatusProcessing {
+			return nil, conflictf("%s: order %s is %s", call, orderID, o.Status)
+		}
+		o.CAResource = resource
+		return []firestore.Update{{Path: fCAResource, Value: resource}}, nil
+	})
+	return err
+}
+
 // FailFinalize moves a processing order to invalid with prob (RFC 8555
 // §7.4). One document: one read, one write conditional on its update time.
 func (s *Store) FailFinalize(ctx context.Context, orderID string, prob *problem.Problem) (*core.Order, error) {

@@ -97,3 +97,31 @@ func testReplaces(t *testing.T, s store.Store) {
 	// not stop the order's finalization.
 	issueOrder(t, s, acct, core.NewID(), dns("a.example"))
 }
+
+// testRecordCARequest checks that a processing order keeps the CA's name
+// for the certificate being issued (ca.IssueRequest.Submitted), and that
+// only a processing order takes one.
+func testRecordCARequest(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	o := processingOrder(t, s)
+	const arn = "arn:aws:acm-pca:eu-west-1:111122223333:certificate-authority/ca/certificate/0123"
+	if err := s.RecordCARequest(ctx, o.ID, arn); err != nil {
+		t.Fatalf("RecordCARequest: %v", err)
+	}
+	got := getOrder(t, s, o.ID)
+	if got.CAResource != arn || got.Status != core.StatusProcessing || string(got.CSR) != string(o.CSR) {
+		t.Fatalf("order after RecordCARequest: %s, resource %q, CSR kept %v", got.Status, got.CAResource, string(got.CSR) == string(o.CSR))
+	}
+	if _, err := s.CompleteFinalize(ctx, o.ID, newCert(o)); err != nil {
+		t.Fatalf("CompleteFinalize: %v", err)
+	}
+	if got := getOrder(t, s, o.ID); got.CAResource != arn {
+		t.Errorf("CompleteFinalize dropped the CA resource: %q", got.CAResource)
+	}
+	wantErr(t, "RecordCARequest(valid order)", s.RecordCARequest(ctx, o.ID, "other"), store.ErrConflict)
+	ready, _ := readyOrder(t, s, dns("a.example"))
+	wantErr(t, "RecordCARequest(ready order)", s.RecordCARequest(ctx, ready.ID, arn), store.ErrConflict)
+	if got := getOrder(t, s, ready.ID); got.CAResource != "" {
+		t.Errorf("a refused RecordCARequest wrote %q", got.CAResource)
+	}
+}

@@ -57,6 +57,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Finalize/Fail", testFailFinalize},
 		{"Certificate/Revoke", testRevokeCertificate},
 		{"Certificate/Replaces", testReplaces},
+		{"Finalize/RecordCARequest", testRecordCARequest},
 		{"Nonce/Redeem", testRedeemNonce},
 		{"RateLimit/Spend", testRateLimitSpend},
 		{"RateLimit/Counts", testRateLimitCounts},

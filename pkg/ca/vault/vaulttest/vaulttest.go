@@ -209,7 +209,7 @@ path "%[1]s/roles/%[2]s" { capabilities = ["read"] }
 	s.API("POST", "auth/jwt/config", map[string]any{"jwt_validation_pubkeys": []string{string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pub}))}}, nil)
 	s.API("POST", "auth/jwt/role/"+JWTRole, map[string]any{
 		"role_type": "jwt", "bound_audiences": []string{Audience}, "user_claim": "sub", "bound_subject": Subject,
-		"bound_claims": map[string]any{"email": "acmera@demo.iam.gserviceaccount.com"},
+		"bound_claims":   map[string]any{"email": "acmera@demo.iam.gserviceaccount.com"},
 		"token_policies": []string{"acmera"}, "token_ttl": "60s", "token_max_ttl": "120s",
 	}, nil)
 }
