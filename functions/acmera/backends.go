@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/acmera/acmera/pkg/ca"
+	"github.com/acmera/acmera/pkg/ca/awspca"
 	"github.com/acmera/acmera/pkg/ca/cas"
 	"github.com/acmera/acmera/pkg/ca/vault"
 	"github.com/acmera/acmera/pkg/config"
@@ -61,6 +62,24 @@ func buildBackends(ctx context.Context, c config.Common, own ca.Backend, log *sl
 				return nil, nil, err
 			}
 			be.Issuer, be.Description = iss, fmt.Sprintf("HashiCorp Vault PKI, mount %s, role %s", b.Vault.Mount, b.Vault.Role)
+		case "awspca":
+			a := b.AWSPCA
+			iss, err := awspca.New(ctx, awspca.Config{CAArn: a.CAArn, Region: a.Region, TemplateArn: a.TemplateArn,
+				SigningAlgorithm: a.SigningAlgorithm, RoleArn: a.RoleArn,
+				IdentityToken: idtoken.Source{Audience: a.Audience, MetadataURL: a.MetadataURL}.Token,
+				Endpoint: a.Endpoint, STSEndpoint: a.STSEndpoint})
+			if err != nil {
+				closeAll()
+				return nil, nil, fmt.Errorf("%s: awspca.New: %w", setting, err)
+			}
+			cctx, cancel := context.WithTimeout(ctx, startCheckTimeout)
+			ok, err := startCheck(log, setting, iss.Check(cctx))
+			cancel()
+			if !ok && err != nil {
+				closeAll()
+				return nil, nil, err
+			}
+			be.Issuer, be.Description = iss, "AWS Private CA "+a.CAArn
 		default:
 			closeAll()
 			return nil, nil, fmt.Errorf("%s: unknown backend type %q", setting, b.Type)

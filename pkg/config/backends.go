@@ -25,9 +25,47 @@ import (
 // of profiles that name none.
 type Backend struct {
 	Name  string
-	Type  string // "cas" or "vault"
-	CAS   *CASBackend
-	Vault *VaultBackend
+	Type   string // "cas", "vault" or "awspca"
+	CAS    *CASBackend
+	Vault  *VaultBackend
+	AWSPCA *AWSPCABackend
+}
+
+// AWSPCABackend is an AWS Private CA, reached with the workload's Google
+// ID token exchanged for an IAM role (STS AssumeRoleWithWebIdentity): no
+// AWS keys anywhere.
+type AWSPCABackend struct {
+	// CAArn is arn:aws:acm-pca:REGION:ACCOUNT:certificate-authority/ID.
+	CAArn string `json:"caArn"`
+	// Region defaults to the ARN's.
+	Region string `json:"region,omitempty"`
+	// TemplateArn is the certificate template; empty picks the base
+	// end-entity template matching the profile's key usages.
+	TemplateArn string `json:"templateArn,omitempty"`
+	// SigningAlgorithm (e.g. SHA256WITHECDSA) defaults to the CA key's.
+	SigningAlgorithm string `json:"signingAlgorithm,omitempty"`
+	// RoleArn is the IAM role acmera assumes; Audience the ID token's aud,
+	// as the role's trust policy expects (accounts.google.com:oaud).
+	RoleArn  string `json:"roleArn"`
+	Audience string `json:"audience"`
+	// Endpoint, STSEndpoint and MetadataURL override the services (tests).
+	Endpoint    string `json:"endpoint,omitempty"`
+	STSEndpoint string `json:"stsEndpoint,omitempty"`
+	MetadataURL string `json:"metadataURL,omitempty"`
+}
+
+var caArn = regexp.MustCompile(`^arn:aws[a-z-]*:acm-pca:[a-z0-9-]+:[0-9]{12}:certificate-authority/[A-Za-z0-9-]+$`)
+
+func checkAWSPCABackend(a *AWSPCABackend) error {
+	switch {
+	case !caArn.MatchString(a.CAArn):
+		return fmt.Errorf("awspca.caArn %q: must be arn:aws:acm-pca:REGION:ACCOUNT:certificate-authority/ID", a.CAArn)
+	case !strings.HasPrefix(a.RoleArn, "arn:aws") || !strings.Contains(a.RoleArn, ":role/"):
+		return fmt.Errorf("awspca.roleArn %q: must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)", a.RoleArn)
+	case a.Audience == "":
+		return fmt.Errorf("awspca.audience is required: the ID token audience the role's trust policy names")
+	}
+	return nil
 }
 
 // CASBackend is a Google CAS pool other than ACMERA_CAS_POOL's.
@@ -97,7 +135,7 @@ func parseBackends(src string, raw map[string]json.RawMessage) ([]Backend, error
 		}
 		var kinds map[string]json.RawMessage
 		if err := json.Unmarshal(msg, &kinds); err != nil || len(kinds) != 1 {
-			return nil, fmt.Errorf("%s: must be an object with exactly one of \"cas\" or \"vault\"", where)
+			return nil, fmt.Errorf("%s: must be an object with exactly one of \"cas\", \"vault\" or \"awspca\"", where)
 		}
 		b := Backend{Name: name}
 		for typ, body := range kinds {
@@ -116,8 +154,14 @@ func parseBackends(src string, raw map[string]json.RawMessage) ([]Backend, error
 				if err == nil {
 					err = checkVaultBackend(b.Vault)
 				}
+			case "awspca":
+				b.AWSPCA = new(AWSPCABackend)
+				err = strict(body, b.AWSPCA)
+				if err == nil {
+					err = checkAWSPCABackend(b.AWSPCA)
+				}
 			default:
-				err = fmt.Errorf("unknown backend type %q (want cas or vault)", typ)
+				err = fmt.Errorf("unknown backend type %q (want cas, vault or awspca)", typ)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", where, err)
