@@ -16,7 +16,7 @@ func (w *WFE) directory(c echo.Context) error {
 	pol := w.ra.Policy()
 	meta := &acme.DirectoryMeta{Profiles: map[string]string{}, TermsOfService: w.tos, Website: w.site}
 	for _, name := range pol.Names() {
-		meta.Profiles[name] = pol.Profile(name).Description
+		meta.Profiles[name] = profileDescription(pol.Profile(name).Description, w.ra.BackendDescription(name))
 	}
 	meta.ExternalAccountRequired = pol.Profile(p).RequireEAB
 	// The issuer domain names CAA records must name for this profile
@@ -32,6 +32,18 @@ func (w *WFE) directory(c echo.Context) error {
 		RenewalInfo: strings.TrimSuffix(w.url(c, p, pathRenewal), "/"),
 		Meta:        meta,
 	})
+}
+
+// profileDescription is a profile's meta.profiles text: its description
+// and the CA that issues its certificates.
+func profileDescription(desc, ca string) string {
+	switch {
+	case ca == "":
+		return desc
+	case desc == "":
+		return "issued by " + ca
+	}
+	return desc + " (issued by " + ca + ")"
 }
 
 // newNonce serves RFC 8555 §7.2: HEAD answers 200, GET 204; the nonce is

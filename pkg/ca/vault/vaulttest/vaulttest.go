@@ -13,14 +13,19 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -262,4 +267,77 @@ func (s *Server) StoredSerials() []string {
 		s.t.Fatal(err)
 	}
 	return out.Data.Keys
+}
+
+// Token creates a token with the policy acmera needs (no root), valid an
+// hour, as an operator would for token auth.
+func (s *Server) Token() string {
+	s.t.Helper()
+	var out struct {
+		Auth struct {
+			ClientToken string `json:"client_token"`
+		} `json:"auth"`
+	}
+	s.API("POST", "auth/token/create", map[string]any{"policies": []string{"acmera"}, "ttl": "1h", "no_default_policy": true}, &out)
+	if out.Auth.ClientToken == "" {
+		s.t.Fatal("vault: auth/token/create gave no token")
+	}
+	return out.Auth.ClientToken
+}
+
+// MetadataServer serves the metadata server's identity endpoint on
+// loopback, as Cloud Run's does: a token for the audience asked, for
+// Subject, signed by the key Vault's JWT auth trusts. It returns the base
+// URL.
+func (s *Server) MetadataServer() string {
+	s.t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/computeMetadata/v1/instance/service-accounts/default/identity" || r.Header.Get("Metadata-Flavor") != "Google" {
+			http.Error(w, "not found", http.StatusNotFound)
+			return
+		}
+		aud := r.URL.Query().Get("audience")
+		if aud == "" {
+			http.Error(w, "audience required", http.StatusBadRequest)
+			return
+		}
+		fmt.Fprint(w, s.JWT(aud, Subject))
+	}))
+	s.t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+// FaultProxy is a reverse proxy to Vault that, when armed, lets the next
+// sign request reach Vault (which signs and stores the certificate) and
+// answers the client 502 instead of the certificate: a death between the
+// CA's answer and acmera's record, at the wire.
+type FaultProxy struct {
+	URL   string
+	armed atomic.Bool
+	hits  atomic.Int64
+}
+
+// Arm makes the next sign request lose its answer.
+func (p *FaultProxy) Arm() { p.armed.Store(true) }
+
+// Dropped is how many answers were dropped.
+func (p *FaultProxy) Dropped() int64 { return p.hits.Load() }
+
+// FaultProxy starts a FaultProxy in front of s.
+func (s *Server) FaultProxy() *FaultProxy {
+	s.t.Helper()
+	target, _ := url.Parse(s.Addr)
+	p := &FaultProxy{}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ModifyResponse = func(res *http.Response) error {
+		if strings.Contains(res.Request.URL.Path, "/sign/") && res.StatusCode == http.StatusOK && p.armed.CompareAndSwap(true, false) {
+			p.hits.Add(1)
+			return errors.New("vaulttest: answer dropped")
+		}
+		return nil
+	}
+	srv := httptest.NewServer(rp)
+	s.t.Cleanup(srv.Close)
+	p.URL = srv.URL
+	return p
 }
