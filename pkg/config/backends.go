@@ -24,7 +24,7 @@ import (
 // default's local CA) or "cas" (ACMERA_CAS_POOL in the cloud), the default
 // of profiles that name none.
 type Backend struct {
-	Name  string
+	Name   string
 	Type   string // "cas", "vault" or "awspca"
 	CAS    *CASBackend
 	Vault  *VaultBackend

@@ -54,7 +54,9 @@ func TestVaultBackend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var dir struct{ Meta struct{ Profiles map[string]string } }
+	var dir struct {
+		Meta struct{ Profiles map[string]string }
+	}
 	err = json.NewDecoder(res.Body).Decode(&dir)
 	res.Body.Close()
 	if err != nil || !strings.Contains(dir.Meta.Profiles["onprem"], "Vault") || !strings.Contains(dir.Meta.Profiles["acme"], "local CA") {
