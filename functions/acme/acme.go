@@ -24,8 +24,8 @@ import (
 
 // Parts are the implementations an ACME function runs on.
 type Parts struct {
-	Store     store.Store
-	Queue     queue.Enqueuer
+	Store store.Store
+	Queue queue.Enqueuer
 	// Backends are the CA backends (Issuer alone: one, the default).
 	Backends  *ca.Backends
 	Issuer    ca.Issuer

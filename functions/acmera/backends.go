@@ -67,7 +67,7 @@ func buildBackends(ctx context.Context, c config.Common, own ca.Backend, log *sl
 			iss, err := awspca.New(ctx, awspca.Config{CAArn: a.CAArn, Region: a.Region, TemplateArn: a.TemplateArn,
 				SigningAlgorithm: a.SigningAlgorithm, RoleArn: a.RoleArn,
 				IdentityToken: idtoken.Source{Audience: a.Audience, MetadataURL: a.MetadataURL}.Token,
-				Endpoint: a.Endpoint, STSEndpoint: a.STSEndpoint})
+				Endpoint:      a.Endpoint, STSEndpoint: a.STSEndpoint})
 			if err != nil {
 				closeAll()
 				return nil, nil, fmt.Errorf("%s: awspca.New: %w", setting, err)
