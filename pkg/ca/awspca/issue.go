@@ -98,7 +98,7 @@ func (i *Issuer) Resume(ctx context.Context, arn string) (*ca.Issued, error) {
 		case poll >= i.wait.Polls:
 			return nil, fmt.Errorf("acmpca.GetCertificate %s: %w: still in progress after %d polls", arn, ca.ErrTransient, poll)
 		}
-		if err := i.wait.Sleep(ctx, backoff(i.wait.Delay, i.wait.MaxDelay, poll)); err != nil {
+		if err := i.wait.Sleep(ctx, ca.Backoff(i.wait.Delay, i.wait.MaxDelay, poll)); err != nil {
 			return nil, fmt.Errorf("acmpca.GetCertificate %s: %w: waiting: %w", arn, ca.ErrTransient, err)
 		}
 	}
@@ -286,7 +286,7 @@ func (i *Issuer) Roots(ctx context.Context) ([][]byte, error) {
 	if err != nil {
 		return nil, classify(err)
 	}
-	certs, err := pemCerts(aws.ToString(out.Certificate) + "\n" + aws.ToString(out.CertificateChain))
+	certs, err := ca.ParsePEMCertificates(aws.ToString(out.Certificate) + "\n" + aws.ToString(out.CertificateChain))
 	if err != nil {
 		return nil, fmt.Errorf("acmpca.GetCertificateAuthorityCertificate: %w", err)
 	}

@@ -36,7 +36,7 @@ func (r Retry) withDefaults() Retry {
 		r.MaxBackoff = 8 * time.Second
 	}
 	if r.Sleep == nil {
-		r.Sleep = sleep
+		r.Sleep = ca.Sleep
 	}
 	return r
 }
@@ -67,31 +67,9 @@ func (w Wait) withDefaults() Wait {
 		w.MaxDelay = 5 * time.Second
 	}
 	if w.Sleep == nil {
-		w.Sleep = sleep
+		w.Sleep = ca.Sleep
 	}
 	return w
-}
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// backoff is the wait after the n-th failure (n >= 1): base doubled n-1
-// times, at most max.
-func backoff(base, max time.Duration, n int) time.Duration {
-	d := base
-	for k := 1; k < n && d < max; k++ {
-		d *= 2
-	}
-	return min(d, max)
 }
 
 // call runs fn up to Attempts times while it fails transiently, sleeping
@@ -116,7 +94,7 @@ func (i *Issuer) call(ctx context.Context, op string, fn func(context.Context) e
 		if n == i.retry.Attempts || ctx.Err() != nil {
 			break
 		}
-		if serr := i.retry.Sleep(ctx, backoff(i.retry.BaseBackoff, i.retry.MaxBackoff, n)); serr != nil {
+		if serr := i.retry.Sleep(ctx, ca.Backoff(i.retry.BaseBackoff, i.retry.MaxBackoff, n)); serr != nil {
 			break
 		}
 	}

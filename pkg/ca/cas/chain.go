@@ -1,7 +1,6 @@
 package cas
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/x509"
 	"encoding/pem"
@@ -9,6 +8,8 @@ import (
 	"fmt"
 
 	"cloud.google.com/go/security/privateca/apiv1/privatecapb"
+
+	"github.com/acmera/acmera/pkg/ca"
 )
 
 // errNoCert reports a PEM field without a certificate.
@@ -67,18 +68,8 @@ func chainOf(c *privatecapb.Certificate, want crypto.PublicKey) ([][]byte, error
 		}
 		chain = append(chain, ders...)
 	}
-	if len(chain) > 1 && selfSigned(chain[len(chain)-1]) {
+	if top, err := x509.ParseCertificate(chain[len(chain)-1]); len(chain) > 1 && err == nil && ca.SelfSigned(top) {
 		chain = chain[:len(chain)-1]
 	}
 	return chain, nil
-}
-
-// selfSigned reports whether der is a self-issued certificate whose
-// signature verifies with its own key: a root.
-func selfSigned(der []byte) bool {
-	c, err := x509.ParseCertificate(der)
-	if err != nil || !bytes.Equal(c.RawIssuer, c.RawSubject) {
-		return false
-	}
-	return c.CheckSignatureFrom(c) == nil
 }

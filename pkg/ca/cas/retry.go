@@ -25,30 +25,9 @@ func withDefaults(r Retry) Retry {
 		r.MaxBackoff = 8 * time.Second
 	}
 	if r.Sleep == nil {
-		r.Sleep = sleep
+		r.Sleep = ca.Sleep
 	}
 	return r
-}
-
-// sleep waits d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// backoff is the wait after the n-th failed attempt (n >= 1).
-func (r Retry) backoff(n int) time.Duration {
-	d := r.BaseBackoff
-	for k := 1; k < n && d < r.MaxBackoff; k++ {
-		d *= 2
-	}
-	return min(d, r.MaxBackoff)
 }
 
 // retryable reports whether a CAS status is worth another attempt with the
@@ -80,7 +59,7 @@ func (i *Issuer) call(ctx context.Context, method string, fn func(context.Contex
 		if n == i.retry.Attempts || ctx.Err() != nil {
 			break
 		}
-		if serr := i.retry.Sleep(ctx, i.retry.backoff(n)); serr != nil {
+		if serr := i.retry.Sleep(ctx, ca.Backoff(i.retry.BaseBackoff, i.retry.MaxBackoff, n)); serr != nil {
 			break
 		}
 	}

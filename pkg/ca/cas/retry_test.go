@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -53,15 +52,5 @@ func TestClassify(t *testing.T) {
 				t.Errorf("classified error lost the status code: %v", got)
 			}
 		})
-	}
-}
-
-func TestBackoffDoublesUpToMax(t *testing.T) {
-	r := withDefaults(Retry{BaseBackoff: time.Second, MaxBackoff: 5 * time.Second})
-	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 5 * time.Second, 5 * time.Second}
-	for n, w := range want {
-		if got := r.backoff(n + 1); got != w {
-			t.Errorf("backoff(%d) = %v, want %v", n+1, got, w)
-		}
 	}
 }

@@ -28,7 +28,6 @@
 package vault
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/x509"
@@ -341,7 +340,7 @@ func (i *Issuer) Issue(ctx context.Context, req ca.IssueRequest) (*ca.Issued, er
 // chainFrom builds leaf-first DER from Vault's PEM fields, leaving out
 // self-signed roots (clients hold them) and repeats.
 func chainFrom(leafPEM string, chain []string, issuing string) (*ca.Issued, error) {
-	leaf, err := pemCerts(leafPEM)
+	leaf, err := ca.ParsePEMCertificates(leafPEM)
 	if err != nil || len(leaf) != 1 {
 		return nil, fmt.Errorf("vault: the certificate field is not one PEM certificate (%v)", err)
 	}
@@ -351,12 +350,12 @@ func chainFrom(leafPEM string, chain []string, issuing string) (*ca.Issued, erro
 	}
 	seen := map[string]bool{string(leaf[0].Raw): true}
 	for _, p := range chain {
-		certs, err := pemCerts(p)
+		certs, err := ca.ParsePEMCertificates(p)
 		if err != nil {
 			return nil, fmt.Errorf("vault: ca_chain: %w", err)
 		}
 		for _, c := range certs {
-			if seen[string(c.Raw)] || isSelfSigned(c) {
+			if seen[string(c.Raw)] || ca.SelfSigned(c) {
 				continue
 			}
 			seen[string(c.Raw)] = true
@@ -364,34 +363,6 @@ func chainFrom(leafPEM string, chain []string, issuing string) (*ca.Issued, erro
 		}
 	}
 	return out, nil
-}
-
-func pemCerts(s string) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	rest := []byte(s)
-	for {
-		var b *pem.Block
-		b, rest = pem.Decode(rest)
-		if b == nil {
-			break
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("x509.ParseCertificate: %w", err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no PEM certificate")
-	}
-	return out, nil
-}
-
-func isSelfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawSubject, c.RawIssuer) && c.CheckSignatureFrom(c) == nil
 }
 
 // serialText is Vault's spelling of a serial: colon-separated hex pairs.
@@ -424,13 +395,13 @@ func (i *Issuer) Roots(ctx context.Context) ([][]byte, error) {
 	if err != nil {
 		return nil, classify("ca_chain", err)
 	}
-	certs, err := pemCerts(string(b))
+	certs, err := ca.ParsePEMCertificates(string(b))
 	if err != nil {
 		return nil, fmt.Errorf("vault: %s/ca_chain: %w (is the mount's issuer set?)", i.mount, err)
 	}
 	var roots [][]byte
 	for _, c := range certs {
-		if isSelfSigned(c) {
+		if ca.SelfSigned(c) {
 			roots = append(roots, c.Raw)
 		}
 	}
@@ -491,7 +462,7 @@ func (i *Issuer) readCert(ctx context.Context, serial string) (*x509.Certificate
 	if err := i.c.call(ctx, http.MethodGet, i.mount+"/cert/"+url.PathEscape(serial), nil, &out); err != nil {
 		return nil, classify("read cert "+serial, err)
 	}
-	certs, err := pemCerts(out.Data.Certificate)
+	certs, err := ca.ParsePEMCertificates(out.Data.Certificate)
 	if err != nil {
 		return nil, nil
 	}
