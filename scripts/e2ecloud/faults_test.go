@@ -117,8 +117,11 @@ func (f *faultRun) late(t *testing.T, done *issued) {
 		return st.Tasks.Succeeded >= before.Tasks.Succeeded+2
 	})
 	after := f.gcp.Stats(t)
-	if after.Tasks.Retries != before.Tasks.Retries || after.Tasks.Succeeded != before.Tasks.Succeeded+2 {
-		t.Errorf("late tasks: stats %+v -> %+v; want two first-attempt successes", before.Tasks, after.Tasks)
+	// At least the two late tasks succeeded at the first attempt; the
+	// outbox finalize tasks of earlier orders (due ACMERA_FINALIZE_RETRY_DELAY
+	// after their finalize) may succeed in the same window, as no-ops.
+	if after.Tasks.Retries != before.Tasks.Retries || after.Tasks.Succeeded < before.Tasks.Succeeded+2 || after.Tasks.Failed != before.Tasks.Failed {
+		t.Errorf("late tasks: stats %+v -> %+v; want two first-attempt successes and no failure", before.Tasks, after.Tasks)
 	}
 	if after.Minted != before.Minted || after.CAS["CreateCertificate"] != before.CAS["CreateCertificate"] {
 		t.Errorf("a late finalize task reached the CA: CAS %v/%d -> %v/%d", before.CAS, before.Minted, after.CAS, after.Minted)
