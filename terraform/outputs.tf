@@ -84,7 +84,7 @@ output "vault_auth_secret_ids" {
 }
 
 output "vault_policies" {
-  description = "Vault policy (HCL) per vault backend, by name: what acmera calls on the PKI mount (sign/ROLE, revoke, list certs, read cert/*, read roles/ROLE). Write it with vault policy write NAME -."
+  description = "Vault policy (HCL) per vault backend, by name: what acmera calls on the PKI mount (sign/ROLE, revoke, list certs, read cert/*, read roles/ROLE). Write it as NAME_PREFIX-BACKEND, the policy vault_jwt_roles grants."
   value       = { for k, v in var.vault_backends : k => local.vault_policy_hcl[k] }
 }
 
