@@ -88,7 +88,7 @@ plan module-backends terraform -var project_id=$project -var image="$image" -var
   -var 'vault_backends={ar={address="https://vault.example:8200",mount="pki",role="acmera",auth={method="approle",role_id="r-1"}},tk={address="https://10.0.0.5:8200",mount="pki/int",role="acmera",namespace="team",auth={method="token"}}}' \
   -var 'vault_auth_secrets={ar="s.secret-id"}' \
   -var 'awspca_backends={aws={ca_arn="arn:aws:acm-pca:eu-west-1:111122223333:certificate-authority/abc-1",role_arn="arn:aws:iam::111122223333:role/acmera",audience="sts.amazonaws.com",signing_algorithm="SHA256WITHECDSA"}}' \
-  -var 'profiles_json={"profiles":{"acme":{},"ar":{"backend":"ar"},"tk":{"backend":"tk"},"aws":{"backend":"aws"}}}'
+  -var 'profiles_json={"profiles":{"acme":{"dnsSuffixes":["example.com"]},"ar":{"backend":"ar","dnsSuffixes":["ar.example"]},"tk":{"backend":"tk","dnsSuffixes":["tk.example"]},"aws":{"backend":"aws","dnsSuffixes":["aws.example"]}}}'
 
 # ---------------------------------------------------------------- assertions on the basic plan
 echo "== assertions on the basic plan"
