@@ -7,7 +7,9 @@
 #   3. assertions on the basic example's plan (terraform show -json): both
 #      Cloud Run services, the queue, the TTL fields, the service accounts and
 #      their IAM bindings, one google_firestore_index per entry of
-#      terraform/firestore_indexes.json
+#      terraform/firestore_indexes.json; on the vault and aws-private-ca
+#      plans and a module plan with every Vault login: the generated
+#      backends, their secret volumes and bindings, the ACME service's egress
 #
 # Environment: TF_VALIDATE (path of tf-validate, default
 # ../shared/tools/tf-google-offline/tf-validate from the repository root),
@@ -62,7 +64,7 @@ plan() {
 
 # The module on its own, twice: the defaults path (existing pool, connector)
 # and the everything-on path (new pool, Direct VPC egress, internal LB with an
-# uploaded certificate, profiles from a secret).
+# uploaded certificate, profiles from a secret); then with CA backends.
 plan module terraform -var project_id=$project -var image="$image" -var ca_pool_id="$pool" -var vpc_connector_cidr=10.8.0.0/28 \
   -var 'profiles_json={"profiles":{"acme":{"dnsSuffixes":["internal.example.com"]}}}'
 plan module-full terraform -var project_id=$project -var image="$image" -var create_ca_pool=true \
@@ -74,6 +76,19 @@ plan basic terraform/examples/basic -var project_id=$project -var ca_pool_id="$p
 plan internal-lb-gke terraform/examples/internal-lb-gke -var project_id=$project -var ca_pool_id="$pool" \
   -var proxy_only_subnet_cidr=10.129.0.0/23 -var lb_ssl_certificate_id="projects/$project/regions/us-central1/sslCertificates/acme"
 plan new-ca-pool terraform/examples/new-ca-pool -var project_id=$project
+plan vault terraform/examples/vault -var project_id=$project -var ca_pool_id="$pool" \
+  -var 'vault_ca_cert_pem=-----BEGIN CERTIFICATE-----
+MIIB
+-----END CERTIFICATE-----'
+plan aws-private-ca terraform/examples/aws-private-ca -var project_id=$project -var ca_pool_id="$pool"
+# The module with the other Vault logins (AppRole with its secret ID given,
+# a token added out of band), an AWS CA, Direct VPC egress and all traffic.
+plan module-backends terraform -var project_id=$project -var image="$image" -var ca_pool_id="$pool" \
+  -var vpc_egress=direct -var subnetwork=default -var acme_vpc_egress_traffic=ALL_TRAFFIC \
+  -var 'vault_backends={ar={address="https://vault.example:8200",mount="pki",role="acmera",auth={method="approle",role_id="r-1"}},tk={address="https://10.0.0.5:8200",mount="pki/int",role="acmera",namespace="team",auth={method="token"}}}' \
+  -var 'vault_auth_secrets={ar="s.secret-id"}' \
+  -var 'awspca_backends={aws={ca_arn="arn:aws:acm-pca:eu-west-1:111122223333:certificate-authority/abc-1",role_arn="arn:aws:iam::111122223333:role/acmera",audience="sts.amazonaws.com",signing_algorithm="SHA256WITHECDSA"}}' \
+  -var 'profiles_json={"profiles":{"acme":{"dnsSuffixes":["example.com"]},"ar":{"backend":"ar","dnsSuffixes":["ar.example"]},"tk":{"backend":"tk","dnsSuffixes":["tk.example"]},"aws":{"backend":"aws","dnsSuffixes":["aws.example"]}}}'
 
 # ---------------------------------------------------------------- assertions on the basic plan
 echo "== assertions on the basic plan"
@@ -92,6 +107,8 @@ want "Cloud Run service validator with FUNCTION_TARGET=Validate, internal ingres
   "($(envof validator)).FUNCTION_TARGET == \"Validate\" and ($(svc validator)).ingress == \"INGRESS_TRAFFIC_INTERNAL_ONLY\" and ($(svc validator)).invoker_iam_disabled == false"
 want "both services run the same image" "($(svc acme)).template[0].containers[0].image == ($(svc validator)).template[0].containers[0].image"
 want "validator egresses through the VPC connector" "($(svc validator)).template[0].vpc_access | length == 1"
+want "acme stays off the VPC without CA backends" "($(svc acme)).template[0].vpc_access | length == 0"
+want "no backend secret volumes without CA backends" "[$rcs[] | select(.type == \"google_cloud_run_v2_service\") | .change.after.template[0].volumes[]] | length == 0"
 want "validator knows the tasks service account and its own URL" \
   "($(envof validator)).ACMERA_TASKS_SERVICE_ACCOUNT == \"acmera-tasks@$project.iam.gserviceaccount.com\" and (($(envof validator)).ACMERA_VALIDATOR_URL | startswith(\"https://acmera-validator-\"))"
 want "acme reads the nonce key from Secret Manager" \
@@ -144,5 +161,37 @@ want "full plan: revocation grants certificateManager" "$(binding google_private
 want "full plan: validation_networks reach the validator only" \
   "($(envof validator)).ACMERA_VALIDATION_NETWORKS == \"10.0.0.0/8,fd00::/8\" and (($(envof acme)) | has(\"ACMERA_VALIDATION_NETWORKS\") | not)"
 want "full plan: directory URL on the load balancer hostname" '.planned_values.outputs.directory_url.value == "https://acme.internal.example.com/acme/acme/directory"'
+
+# The CA backend plans: profiles pick the generated backends, their files are
+# secret volumes in both services readable by the runtime accounts only, the
+# ACME service joins the VPC, and no secret reaches an env var.
+b="$out/vault.json"
+for s in acme validator; do
+  want "vault: $s profiles carry the onprem backend and the corp profile on it" \
+    "($(envof $s)).ACMERA_PROFILES_JSON | fromjson | (.backends.onprem.vault.caCertFile == \"/secrets/vault-onprem-ca/ca.pem\" and .backends.onprem.vault.auth.method == \"jwt\" and .profiles.corp.backend == \"onprem\")"
+  want "vault: $s mounts the CA secret at /secrets/vault-onprem-ca" \
+    "($(svc $s)).template[0] | (.volumes | map(select(.name == \"vault-onprem-ca\" and .secret[0].secret == \"acmera-vault-onprem-ca\" and .secret[0].items[0].path == \"ca.pem\")) | length == 1) and (.containers[0].volume_mounts | map(select(.name == \"vault-onprem-ca\" and .mount_path == \"/secrets/vault-onprem-ca\")) | length == 1)"
+done
+want "vault: the ACME service egresses through the connector, private ranges only" \
+  "($(svc acme)).template[0].vpc_access[0].egress == \"PRIVATE_RANGES_ONLY\""
+want "vault: secretAccessor on the CA secret for acme and validator only" \
+  "$rcs | map(select(.type == \"google_secret_manager_secret_iam_member\" and .change.after.secret_id == \"acmera-vault-onprem-ca\") | .change.after.member) | sort == [\"$(m acme)\", \"$(m validator)\"]"
+want "vault: policy HCL output signs with the role" \
+  '.planned_values.outputs.vault_policy.value | contains("path \"pki_int/sign/acmera\"")'
+b="$out/aws-private-ca.json"
+want "aws: profiles carry the aws backend" \
+  "($(envof acme)).ACMERA_PROFILES_JSON | fromjson | (.backends.aws.awspca.roleArn == \"arn:aws:iam::111122223333:role/acmera\" and .profiles.aws.backend == \"aws\")"
+want "aws: no secret beyond the nonce key" "$rcs | map(select(.type == \"google_secret_manager_secret\")) | length == 1"
+want "aws: permission policy grants the five acm-pca actions on the CA" \
+  '.planned_values.outputs.permission_policy.value | fromjson | [.Statement[].Action] | flatten | sort == ["acm-pca:DescribeCertificateAuthority","acm-pca:GetCertificate","acm-pca:GetCertificateAuthorityCertificate","acm-pca:IssueCertificate","acm-pca:RevokeCertificate"]'
+b="$out/module-backends.json"
+want "backends: one secret per file (AppRole secret ID, token), one version (the given secret ID)" \
+  "($rcs | map(select(.type == \"google_secret_manager_secret\" and (.change.after.secret_id | startswith(\"acmera-vault-\"))) | .change.after.secret_id) | sort == [\"acmera-vault-ar-secret-id\", \"acmera-vault-tk-token\"]) and ($rcs | map(select(.type == \"google_secret_manager_secret_version\" and (.address | contains(\"backend_auth\")))) | length == 1)"
+want "backends: the files are where the profiles say" \
+  "($(envof validator)).ACMERA_PROFILES_JSON | fromjson | .backends | (.ar.vault.auth.secretIDFile == \"/secrets/vault-ar-secret-id/secret-id\" and .tk.vault.auth.tokenFile == \"/secrets/vault-tk-token/token\" and .aws.awspca.signingAlgorithm == \"SHA256WITHECDSA\")"
+want "backends: ACME service on Direct VPC egress, all traffic, its own tag" \
+  "($(svc acme)).template[0].vpc_access[0] | .egress == \"ALL_TRAFFIC\" and .network_interfaces[0].tags == [\"acmera-acme\"]"
+want "backends: no env var holds the secret ID" \
+  "[.resource_changes[] | select(.type == \"google_cloud_run_v2_service\") | .change.after.template[0].containers[0].env[] | .value // \"\" | select(contains(\"s.secret-id\"))] | length == 0"
 
 echo "terraform-check: OK"

@@ -19,7 +19,7 @@ locals {
       ACMERA_VALIDATOR_URL         = local.validator_url
       ACMERA_BASE_URL              = local.base_url
     },
-    var.profiles_json != null ? { ACMERA_PROFILES_JSON = var.profiles_json } : {},
+    var.profiles_json != null ? { ACMERA_PROFILES_JSON = local.profiles_json_env } : {},
     var.profiles_allow_any ? { ACMERA_PROFILES_ALLOW_ANY = "true" } : {},
   )
 
@@ -61,6 +61,44 @@ resource "google_cloud_run_v2_service" "acme" {
       max_instance_count = var.acme_scaling.max_instances
     }
 
+    # Finalize reaches a Vault or AWS Private CA backend through the same
+    # connector or subnetwork as the validator (backends.tf); only private
+    # ranges unless acme_vpc_egress_traffic asks for all traffic.
+    dynamic "vpc_access" {
+      for_each = local.acme_vpc_access && var.vpc_egress == "connector" ? [1] : []
+      content {
+        connector = local.vpc_connector
+        egress    = var.acme_vpc_egress_traffic
+      }
+    }
+
+    dynamic "vpc_access" {
+      for_each = local.acme_vpc_access && var.vpc_egress == "direct" ? [1] : []
+      content {
+        egress = var.acme_vpc_egress_traffic
+        network_interfaces {
+          network    = var.network
+          subnetwork = var.subnetwork
+          tags       = ["${var.name_prefix}-acme"]
+        }
+      }
+    }
+
+    # Files the CA backends read (backends.tf), one secret per directory.
+    dynamic "volumes" {
+      for_each = local.backend_files
+      content {
+        name = volumes.key
+        secret {
+          secret = google_secret_manager_secret.backend[volumes.key].secret_id
+          items {
+            path    = volumes.value.file
+            version = "latest"
+          }
+        }
+      }
+    }
+
     containers {
       image = var.image
 
@@ -75,6 +113,14 @@ resource "google_cloud_run_v2_service" "acme" {
         }
         cpu_idle          = true
         startup_cpu_boost = true
+      }
+
+      dynamic "volume_mounts" {
+        for_each = local.backend_files
+        content {
+          name       = volume_mounts.key
+          mount_path = "/secrets/${volume_mounts.key}"
+        }
       }
 
       env {
@@ -112,6 +158,9 @@ resource "google_cloud_run_v2_service" "acme" {
     google_secret_manager_secret_iam_member.nonce_key,
     google_secret_manager_secret_iam_member.profiles,
     google_secret_manager_secret_version.nonce_key,
+    google_secret_manager_secret_iam_member.backend,
+    google_secret_manager_secret_version.backend_ca,
+    google_secret_manager_secret_version.backend_auth,
   ]
 }
 
@@ -160,6 +209,21 @@ resource "google_cloud_run_v2_service" "validator" {
       }
     }
 
+    # Files the CA backends read (backends.tf), one secret per directory.
+    dynamic "volumes" {
+      for_each = local.backend_files
+      content {
+        name = volumes.key
+        secret {
+          secret = google_secret_manager_secret.backend[volumes.key].secret_id
+          items {
+            path    = volumes.value.file
+            version = "latest"
+          }
+        }
+      }
+    }
+
     containers {
       image = var.image
 
@@ -174,6 +238,14 @@ resource "google_cloud_run_v2_service" "validator" {
         }
         cpu_idle          = true
         startup_cpu_boost = true
+      }
+
+      dynamic "volume_mounts" {
+        for_each = local.backend_files
+        content {
+          name       = volume_mounts.key
+          mount_path = "/secrets/${volume_mounts.key}"
+        }
       }
 
       env {
@@ -211,5 +283,8 @@ resource "google_cloud_run_v2_service" "validator" {
     google_secret_manager_secret_iam_member.nonce_key,
     google_secret_manager_secret_iam_member.profiles,
     google_secret_manager_secret_version.nonce_key,
+    google_secret_manager_secret_iam_member.backend,
+    google_secret_manager_secret_version.backend_ca,
+    google_secret_manager_secret_version.backend_auth,
   ]
 }

@@ -62,3 +62,43 @@ output "lb_ip_address" {
   description = "Internal IP address of the load balancer (create_internal_lb); point lb_hostname at it. Null otherwise."
   value       = var.create_internal_lb ? google_compute_address.lb[0].address : null
 }
+
+output "acme_service_account_unique_id" {
+  description = "Unique ID of the ACME service's service account: the sub (and azp) of its Google ID tokens, for Vault JWT roles and AWS trust policies."
+  value       = google_service_account.acme.unique_id
+}
+
+output "validator_service_account_unique_id" {
+  description = "Unique ID of the validator service's service account: the sub (and azp) of its Google ID tokens, for Vault JWT roles and AWS trust policies."
+  value       = google_service_account.validator.unique_id
+}
+
+output "backends_json" {
+  description = "The \"backends\" object generated from vault_backends and awspca_backends (addresses, ARNs, file paths; no secrets): merged into profiles_json, or to copy into the profiles secret (profiles_secret_id)."
+  value       = jsonencode(local.backends_json)
+}
+
+output "vault_auth_secret_ids" {
+  description = "Secret Manager secrets holding each approle or token vault backend's secret ID or token, by backend name; add a version with gcloud when vault_auth_secrets leaves it out."
+  value       = { for k, f in local.backend_auth_files : f.backend => google_secret_manager_secret.backend[k].id }
+}
+
+output "vault_policies" {
+  description = "Vault policy (HCL) per vault backend, by name: what acmera calls on the PKI mount (sign/ROLE, revoke, list certs, read cert/*, read roles/ROLE). Write it as NAME_PREFIX-BACKEND, the policy vault_jwt_roles grants."
+  value       = { for k, v in var.vault_backends : k => local.vault_policy_hcl[k] }
+}
+
+output "vault_jwt_roles" {
+  description = "Per vault backend with auth method jwt, by name: the JWT auth method's path, its config and the role's settings as JSON (vault write auth/PATH/config @config.json; vault write auth/PATH/role/ROLE @role.json), bound to both services' service accounts."
+  value       = local.vault_jwt_roles
+}
+
+output "awspca_trust_policies" {
+  description = "Trust policy JSON per awspca backend, by name, for its role_arn: sts:AssumeRoleWithWebIdentity from accounts.google.com for both services' service accounts (aud and sub: their unique IDs; oaud: the backend's audience)."
+  value       = local.awspca_trust_policies
+}
+
+output "awspca_permission_policies" {
+  description = "IAM permission policy JSON per awspca backend, by name, for its role_arn: IssueCertificate (limited to the templates acmera uses), GetCertificate, RevokeCertificate, GetCertificateAuthorityCertificate and DescribeCertificateAuthority on ca_arn."
+  value       = local.awspca_permission_policies
+}

@@ -419,6 +419,139 @@ variable "nonce_key" {
   }
 }
 
+# ---------------------------------------------------------------- CA backends
+
+variable "vault_backends" {
+  description = "HashiCorp Vault PKI backends by name, added to the profiles' \"backends\" object; a profile picks one with \"backend\": NAME. Each: address (https), mount and role of the PKI engine, namespace, ca_cert_pem (roots of Vault's TLS certificate, mounted from Secret Manager), auth: method jwt (default; the service accounts' Google ID tokens; path, role, audience), approle (role_id; secret ID in vault_auth_secrets) or token (in vault_auth_secrets)."
+  type = map(object({
+    address     = string
+    mount       = string
+    role        = string
+    namespace   = optional(string)
+    ca_cert_pem = optional(string)
+    auth = optional(object({
+      method   = optional(string, "jwt")
+      path     = optional(string)
+      role     = optional(string)
+      audience = optional(string)
+      role_id  = optional(string)
+    }), {})
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.vault_backends) : can(regex("^[a-z0-9][a-z0-9-]{0,39}$", k)) && !contains(["cas", "local"], k)])
+    error_message = "vault_backends names must be 1-40 lowercase letters, digits or hyphens, starting with a letter or digit, and not \"cas\" or \"local\" (reserved for the deployment's own CA)."
+  }
+  validation {
+    condition     = alltrue([for v in values(var.vault_backends) : can(regex("^https://(\\[[0-9A-Fa-f:]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?/?$", v.address))])
+    error_message = "vault_backends address must be an https URL with no path, such as https://vault.corp.example:8200."
+  }
+  validation {
+    condition     = alltrue([for v in values(var.vault_backends) : can(regex("^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", v.mount)) && can(regex("^[A-Za-z0-9_.@-]+$", v.role))])
+    error_message = "vault_backends mount must be a Vault path such as pki_int (no leading or trailing slash) and role a PKI role name."
+  }
+  validation {
+    condition     = alltrue([for v in values(var.vault_backends) : contains(["jwt", "approle", "token"], v.auth.method)])
+    error_message = "vault_backends auth.method must be jwt, approle or token."
+  }
+  validation {
+    condition = alltrue([for v in values(var.vault_backends) :
+      v.auth.method != "jwt" || (v.auth.role != null && v.auth.audience != null && v.auth.role_id == null)
+    ])
+    error_message = "vault_backends auth method jwt needs role (the Vault JWT role) and audience (its bound_audiences), and takes no role_id."
+  }
+  validation {
+    condition = alltrue([for v in values(var.vault_backends) :
+      v.auth.method != "approle" || (v.auth.role_id != null && v.auth.role == null && v.auth.audience == null)
+    ])
+    error_message = "vault_backends auth method approle needs role_id (its secret ID goes in vault_auth_secrets) and takes no role or audience."
+  }
+  validation {
+    condition = alltrue([for v in values(var.vault_backends) :
+      v.auth.method != "token" || (v.auth.role_id == null && v.auth.role == null && v.auth.audience == null && v.auth.path == null)
+    ])
+    error_message = "vault_backends auth method token takes no path, role, audience or role_id (the token goes in vault_auth_secrets)."
+  }
+  validation {
+    condition     = alltrue([for v in values(var.vault_backends) : v.auth.path == null || can(regex("^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", v.auth.path))])
+    error_message = "vault_backends auth.path must be the auth method's mount path, such as jwt or gcp/jwt (no leading or trailing slash)."
+  }
+  validation {
+    condition     = alltrue([for v in values(var.vault_backends) : v.ca_cert_pem == null || can(regex("-----BEGIN CERTIFICATE-----", v.ca_cert_pem))])
+    error_message = "vault_backends ca_cert_pem must be PEM certificates (-----BEGIN CERTIFICATE-----)."
+  }
+}
+
+variable "vault_auth_secrets" {
+  description = "AppRole secret IDs and Vault tokens by vault_backends name (auth methods approle and token), stored as the latest version of the backend's Secret Manager secret and so in Terraform state. Leave a backend out to add the version with gcloud instead."
+  type        = map(string)
+  default     = {}
+  sensitive   = true
+
+  validation {
+    condition     = alltrue([for v in values(var.vault_auth_secrets) : length(trimspace(v)) > 0])
+    error_message = "vault_auth_secrets values must not be empty."
+  }
+}
+
+variable "awspca_backends" {
+  description = "AWS Private CA backends by name, added to the profiles' \"backends\" object; a profile picks one with \"backend\": NAME. Each: ca_arn, role_arn (assumed with the service accounts' Google ID tokens, STS AssumeRoleWithWebIdentity), audience (the tokens' aud, the trust policy's accounts.google.com:oaud), template_arn, region and signing_algorithm (optional)."
+  type = map(object({
+    ca_arn            = string
+    role_arn          = string
+    audience          = string
+    template_arn      = optional(string)
+    region            = optional(string)
+    signing_algorithm = optional(string)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.awspca_backends) : can(regex("^[a-z0-9][a-z0-9-]{0,39}$", k)) && !contains(["cas", "local"], k)])
+    error_message = "awspca_backends names must be 1-40 lowercase letters, digits or hyphens, starting with a letter or digit, and not \"cas\" or \"local\" (reserved for the deployment's own CA)."
+  }
+  validation {
+    condition     = alltrue([for v in values(var.awspca_backends) : can(regex("^arn:aws[a-z-]*:acm-pca:[a-z0-9-]+:[0-9]{12}:certificate-authority/[A-Za-z0-9-]+$", v.ca_arn))])
+    error_message = "awspca_backends ca_arn must be arn:aws:acm-pca:REGION:ACCOUNT:certificate-authority/ID."
+  }
+  validation {
+    condition     = alltrue([for v in values(var.awspca_backends) : can(regex("^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]+$", v.role_arn))])
+    error_message = "awspca_backends role_arn must be an IAM role ARN, arn:aws:iam::ACCOUNT:role/NAME."
+  }
+  validation {
+    condition     = alltrue([for v in values(var.awspca_backends) : length(trimspace(v.audience)) > 0])
+    error_message = "awspca_backends audience is required: the ID-token audience the role's trust policy names (accounts.google.com:oaud), e.g. sts.amazonaws.com."
+  }
+  validation {
+    condition     = alltrue([for v in values(var.awspca_backends) : v.template_arn == null || can(regex("^arn:aws[a-z-]*:acm-pca:::template/[A-Za-z0-9_]+/V[0-9]+$", v.template_arn))])
+    error_message = "awspca_backends template_arn must be arn:aws:acm-pca:::template/NAME/VN, e.g. arn:aws:acm-pca:::template/EndEntityServerAuthCertificate/V1."
+  }
+  validation {
+    condition     = alltrue([for v in values(var.awspca_backends) : v.region == null || try(v.region == split(":", v.ca_arn)[3], false)])
+    error_message = "awspca_backends region, when set, must be the region of ca_arn."
+  }
+  validation {
+    # null derives the algorithm from the CA's key (Terraform < 1.12 does not short-circuit ||).
+    condition = alltrue([for v in values(var.awspca_backends) : contains([
+      "SHA256WITHECDSA", "SHA384WITHECDSA", "SHA512WITHECDSA", "SHA256WITHRSA", "SHA384WITHRSA", "SHA512WITHRSA",
+      "SHA256WITHRSA_PSS", "SHA384WITHRSA_PSS", "SHA512WITHRSA_PSS", "SM3WITHSM2", "ML_DSA_44", "ML_DSA_65", "ML_DSA_87",
+    ], coalesce(v.signing_algorithm, "SHA256WITHECDSA"))])
+    error_message = "awspca_backends signing_algorithm must be an AWS Private CA SigningAlgorithm such as SHA256WITHECDSA or SHA256WITHRSA (null derives it from the CA's key)."
+  }
+}
+
+variable "acme_vpc_egress_traffic" {
+  description = "Which ACME-service traffic goes through the VPC (vpc_egress) when vault_backends or awspca_backends are set, so finalize reaches the CA: PRIVATE_RANGES_ONLY (a CA on private addresses, over VPN or Interconnect) or ALL_TRAFFIC (a CA only private DNS resolves, or one that allow-lists the VPC's Cloud NAT address). The validator keeps vpc_egress_traffic."
+  type        = string
+  default     = "PRIVATE_RANGES_ONLY"
+
+  validation {
+    condition     = contains(["ALL_TRAFFIC", "PRIVATE_RANGES_ONLY"], var.acme_vpc_egress_traffic)
+    error_message = "acme_vpc_egress_traffic must be ALL_TRAFFIC or PRIVATE_RANGES_ONLY."
+  }
+}
+
 # ---------------------------------------------------------------- internal load balancer
 
 variable "create_internal_lb" {

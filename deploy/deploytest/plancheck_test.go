@@ -201,6 +201,15 @@ func TestModuleRejects(t *testing.T) {
 		{"validation network without a length", []string{profiles, "ca_pool_id=" + demoPool, `validation_networks=["127.0.0.0/8","10.0.0.0"]`}, "must be a CIDR range"},
 		{"validation network with host bits", []string{profiles, "ca_pool_id=" + demoPool, `validation_networks=["127.0.0.1/8"]`}, "must be a CIDR range"},
 		{"IPv4-mapped validation network", []string{profiles, "ca_pool_id=" + demoPool, `validation_networks=["::ffff:127.0.0.0/104"]`}, "must be a CIDR range"},
+		{"vault over http", []string{profiles, "ca_pool_id=" + demoPool, `vault_backends={v={address="http://vault.example:8200",mount="pki",role="r",auth={role="r",audience="a"}}}`}, "must be an https URL"},
+		{"vault auth method", []string{profiles, "ca_pool_id=" + demoPool, `vault_backends={v={address="https://vault.example",mount="pki",role="r",auth={method="kubernetes"}}}`}, "must be jwt, approle or token"},
+		{"vault jwt without audience", []string{profiles, "ca_pool_id=" + demoPool, `vault_backends={v={address="https://vault.example",mount="pki",role="r",auth={role="r"}}}`}, "method jwt needs role"},
+		{"reserved backend name", []string{profiles, "ca_pool_id=" + demoPool, `awspca_backends={cas={ca_arn="arn:aws:acm-pca:eu-west-1:111122223333:certificate-authority/x",role_arn="arn:aws:iam::111122223333:role/r",audience="a"}}`}, "not \"cas\" or \"local\""},
+		{"AWS CA ARN", []string{profiles, "ca_pool_id=" + demoPool, `awspca_backends={a={ca_arn="arn:aws:acm:eu-west-1:111122223333:certificate/x",role_arn="arn:aws:iam::111122223333:role/r",audience="a"}}`}, "must be arn:aws:acm-pca:REGION:ACCOUNT:certificate-authority/ID"},
+		{"AWS role ARN", []string{profiles, "ca_pool_id=" + demoPool, `awspca_backends={a={ca_arn="arn:aws:acm-pca:eu-west-1:111122223333:certificate-authority/x",role_arn="arn:aws:iam::111122223333:user/u",audience="a"}}`}, "must be an IAM role ARN"},
+		{"profile on an undefined backend", []string{`profiles_json={"profiles":{"acme":{"backend":"nope"}}}`, "ca_pool_id=" + demoPool}, "names a \"backend\" that is neither"},
+		{"backends without profiles", []string{"profiles_allow_any=true", "ca_pool_id=" + demoPool, `awspca_backends={a={ca_arn="arn:aws:acm-pca:eu-west-1:111122223333:certificate-authority/x",role_arn="arn:aws:iam::111122223333:role/r",audience="a"}}`}, "are used by profiles"},
+		{"auth secret for a jwt backend", []string{profiles, "ca_pool_id=" + demoPool, `vault_backends={v={address="https://vault.example",mount="pki",role="r",auth={role="r",audience="a"}}}`, `vault_auth_secrets={v="x"}`}, "whose auth method is approle or token"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
