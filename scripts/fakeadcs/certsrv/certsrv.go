@@ -79,6 +79,7 @@ type Request struct {
 	Status      Mode // Issue (issued), Pending, Deny (denied)
 	Disposition string
 	Cert        *x509.Certificate
+	DNSNames    []string // the CSR's
 	csr         *x509.CertificateRequest
 }
 

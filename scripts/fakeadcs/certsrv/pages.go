@@ -88,6 +88,7 @@ func (s *Server) certfnsh(w http.ResponseWriter, r *http.Request) {
 		deny("Error Parsing Request ASN1 bad tag value met. 0x8009310b (ASN: 267 CRYPT_E_ASN1_BADTAG)")
 		return
 	}
+	req.DNSNames = req.csr.DNSNames
 	switch s.cfg.Templates[req.Template] {
 	case Issue:
 		if err := s.issueLocked(req); err != nil {
