@@ -78,7 +78,9 @@ func TestADCSBackend(t *testing.T) {
 	ctx := e2eutil.TestContext(t, 120*time.Second)
 	roots := x509.NewCertPool()
 	roots.AddCert(fake.Root())
-	dirOf := func(profile string) string { return strings.Replace(e.Srv.DirURL, "/acme/acme/", "/acme/"+profile+"/", 1) }
+	dirOf := func(profile string) string {
+		return strings.Replace(e.Srv.DirURL, "/acme/acme/", "/acme/"+profile+"/", 1)
+	}
 	client := func(profile string) *acme.Client {
 		cl := &acme.Client{Key: newKey(t), DirectoryURL: dirOf(profile), HTTPClient: e.Srv.HTTPClient()}
 		if _, err := cl.Register(ctx, &acme.Account{}, acme.AcceptTOS); err != nil {
