@@ -80,6 +80,17 @@ func buildBackends(ctx context.Context, c config.Common, own ca.Backend, log *sl
 				return nil, nil, err
 			}
 			be.Issuer, be.Description = iss, "AWS Private CA "+a.CAArn
+		case "adcs":
+			iss, err := newADCS(b.ADCS)
+			if err != nil {
+				closeAll()
+				return nil, nil, fmt.Errorf("%s: %w", setting, err)
+			}
+			if err := checkADCS(ctx, iss, setting, log); err != nil {
+				closeAll()
+				return nil, nil, err
+			}
+			be.Issuer, be.Description = iss, "Microsoft AD CS "+b.ADCS.BaseURL
 		default:
 			closeAll()
 			return nil, nil, fmt.Errorf("%s: unknown backend type %q", setting, b.Type)

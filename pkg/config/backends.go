@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Backend is one CA backend of the profiles file's "backends" object:
@@ -25,10 +26,109 @@ import (
 // of profiles that name none.
 type Backend struct {
 	Name   string
-	Type   string // "cas", "vault" or "awspca"
+	Type   string // "cas", "vault", "awspca" or "adcs"
 	CAS    *CASBackend
 	Vault  *VaultBackend
 	AWSPCA *AWSPCABackend
+	ADCS   *ADCSBackend
+}
+
+// ADCSBackend is a Microsoft AD CS enterprise CA, reached through its Web
+// Enrollment pages (certsrv) as a domain account:
+//
+//	"corp": {"adcs": {"baseURL": "https://ca01.corp.example/certsrv", "template": "AcmeraWebServer",
+//	                  "auth": {"method": "kerberos", "realm": "CORP.EXAMPLE", "kdc": ["dc01.corp.example:88"],
+//	                           "username": "svc-acmera", "keytabFile": "/secrets/acmera.keytab"},
+//	                  "caBundleFile": "/etc/acmera/corp-roots.pem", "approvalDeadline": "24h"}}
+type ADCSBackend struct {
+	// BaseURL is https://HOST[/certsrv].
+	BaseURL string `json:"baseURL"`
+	// Template is the certificate template's name for profiles without
+	// a caTemplate.
+	Template string   `json:"template,omitempty"`
+	Auth     ADCSAuth `json:"auth"`
+	// CABundleFile holds the PEM roots of IIS's TLS certificate when the
+	// system's do not.
+	CABundleFile string `json:"caBundleFile,omitempty"`
+	// Revocation is "none" (the default: Web Enrollment cannot revoke) or
+	// "dcom" (MS-CSRA ICertAdminD::RevokeCertificate; needs the officer
+	// right and caName).
+	Revocation string `json:"revocation,omitempty"`
+	// CAName is the CA's name, as in certutil -config HOST\NAME (dcom).
+	CAName string `json:"caName,omitempty"`
+	// ApprovalDeadline bounds how long a request may wait for a certificate
+	// manager's approval (a Go duration; default 24h).
+	ApprovalDeadline string `json:"approvalDeadline,omitempty"`
+}
+
+// ADCSAuth says how acmera signs in at IIS.
+type ADCSAuth struct {
+	// Method is "kerberos" or "ntlm".
+	Method string `json:"method"`
+	// Realm, KDC (host:port list) and SPN (default HTTP/<baseURL host>)
+	// are Kerberos's.
+	Realm string   `json:"realm,omitempty"`
+	KDC   []string `json:"kdc,omitempty"`
+	SPN   string   `json:"spn,omitempty"`
+	// Username is the account; Domain its NetBIOS domain (NTLM).
+	Username string `json:"username"`
+	Domain   string `json:"domain,omitempty"`
+	// KeytabFile (Kerberos) or PasswordFile (either) hold the secret.
+	KeytabFile   string `json:"keytabFile,omitempty"`
+	PasswordFile string `json:"passwordFile,omitempty"`
+}
+
+func checkADCSBackend(a *ADCSBackend) error {
+	u, err := url.Parse(a.BaseURL)
+	switch {
+	case err != nil || u.Host == "" || u.Scheme != "https":
+		return fmt.Errorf("adcs.baseURL %q: must be https://HOST[/certsrv]", a.BaseURL)
+	case strings.ContainsAny(a.Template, "\r\n:"):
+		return fmt.Errorf("adcs.template %q: must be a template name (no colon or line break)", a.Template)
+	}
+	if a.ApprovalDeadline != "" {
+		if d, err := time.ParseDuration(a.ApprovalDeadline); err != nil || d <= 0 {
+			return fmt.Errorf("adcs.approvalDeadline %q: must be a positive duration such as 24h", a.ApprovalDeadline)
+		}
+	}
+	switch a.Revocation {
+	case "", "none":
+	case "dcom":
+		if a.CAName == "" {
+			return fmt.Errorf("adcs.caName is required with revocation dcom (the CA's name, as in certutil -config HOST\\NAME)")
+		}
+	default:
+		return fmt.Errorf("adcs.revocation %q: must be dcom or none", a.Revocation)
+	}
+	au := &a.Auth
+	if au.Username == "" {
+		return fmt.Errorf("adcs.auth.username is required")
+	}
+	switch au.Method {
+	case "kerberos":
+		switch {
+		case au.Realm == "":
+			return fmt.Errorf("adcs.auth.realm is required with method kerberos")
+		case len(au.KDC) == 0:
+			return fmt.Errorf("adcs.auth.kdc is required with method kerberos (host:port of the KDCs)")
+		case (au.KeytabFile == "") == (au.PasswordFile == ""):
+			return fmt.Errorf("adcs.auth: method kerberos needs exactly one of keytabFile and passwordFile")
+		case au.SPN != "" && !strings.HasPrefix(au.SPN, "HTTP/"):
+			return fmt.Errorf("adcs.auth.spn %q: must be HTTP/<web server host>", au.SPN)
+		}
+	case "ntlm":
+		switch {
+		case au.Domain == "":
+			return fmt.Errorf("adcs.auth.domain is required with method ntlm")
+		case au.PasswordFile == "":
+			return fmt.Errorf("adcs.auth.passwordFile is required with method ntlm")
+		case au.KeytabFile != "":
+			return fmt.Errorf("adcs.auth.keytabFile is for method kerberos")
+		}
+	default:
+		return fmt.Errorf("adcs.auth.method %q: must be kerberos or ntlm", au.Method)
+	}
+	return nil
 }
 
 // AWSPCABackend is an AWS Private CA, reached with the workload's Google
@@ -135,7 +235,7 @@ func parseBackends(src string, raw map[string]json.RawMessage) ([]Backend, error
 		}
 		var kinds map[string]json.RawMessage
 		if err := json.Unmarshal(msg, &kinds); err != nil || len(kinds) != 1 {
-			return nil, fmt.Errorf("%s: must be an object with exactly one of \"cas\", \"vault\" or \"awspca\"", where)
+			return nil, fmt.Errorf("%s: must be an object with exactly one of \"cas\", \"vault\", \"awspca\" or \"adcs\"", where)
 		}
 		b := Backend{Name: name}
 		for typ, body := range kinds {
@@ -160,8 +260,14 @@ func parseBackends(src string, raw map[string]json.RawMessage) ([]Backend, error
 				if err == nil {
 					err = checkAWSPCABackend(b.AWSPCA)
 				}
+			case "adcs":
+				b.ADCS = new(ADCSBackend)
+				err = strict(body, b.ADCS)
+				if err == nil {
+					err = checkADCSBackend(b.ADCS)
+				}
 			default:
-				err = fmt.Errorf("unknown backend type %q (want cas, vault or awspca)", typ)
+				err = fmt.Errorf("unknown backend type %q (want cas, vault, awspca or adcs)", typ)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", where, err)

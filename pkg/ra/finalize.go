@@ -296,13 +296,28 @@ func (r *RA) retryFinalize(ctx context.Context, t queue.Task) error {
 			return err
 		}
 		issued, err := f.Find(ctx, req)
+		var rejected *ca.RejectedError
 		switch {
 		case err == nil:
 			_, err = r.record(ctx, o, req, issued)
 			return err
+		case errors.As(err, &rejected):
+			// The CA decided against the request it holds (AD CS: a
+			// certificate manager denied it, or it was not approved in
+			// time): the order ends with the CA's message, as in issue().
+			_, err := r.failFinalize(ctx, o, problem.BadCSRf("the CA refused to issue: %s", rejected.Detail))
+			return err
 		case errors.Is(err, ca.ErrNotIssued) && r.now().Sub(o.UpdatedAt) > r.finalizeTimeout:
 			_, err := r.failFinalize(ctx, o, problem.New(problem.ServerInternal, "the CA did not issue within %v; create a new order", r.finalizeTimeout))
 			return err
+		case !errors.Is(err, ca.ErrNotIssued) && o.CAResource != "":
+			// The CA holds a request for this order (recorded through
+			// IssueRequest.Submitted) that it has not answered yet (AD
+			// CS: pending a manager's approval) or could not be asked
+			// about now: enrolling again would make a second request.
+			r.log.InfoContext(ctx, "the CA has not issued the recorded request yet; finalize will be retried",
+				"order", o.ID, "caResource", o.CAResource, "error", err.Error())
+			return fmt.Errorf("ra: CA request %s of order %s not issued yet: %w", o.CAResource, o.ID, err)
 		}
 	}
 	done, err := r.issue(ctx, o, csr)

@@ -682,3 +682,41 @@ func TestFinalizeRecordsTheCAResourceBeforeWaiting(t *testing.T) {
 		t.Fatalf("after the retry: %s, Find given %q, Issue called %d times; want valid, the recorded name, once", done.Status, found, minted)
 	}
 }
+
+// A retry whose Find says the CA refused the request it holds (AD CS: a
+// certificate manager denied it) ends the order with the CA's message and
+// does not enrol again; one whose Find says the recorded request is still
+// pending keeps the order processing, also without enrolling again.
+func TestFinalizeRetryEndsOnTheCAsRefusal(t *testing.T) {
+	f := newFixture(t, 1000)
+	o := f.readyOrder(t)
+	if _, err := f.ra.Finalize(t.Context(), f.acct, o.ID, csrDER(t)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.store.RecordCARequest(t.Context(), o.ID, "4711"); err != nil {
+		t.Fatal(err)
+	}
+	issues := func() int { f.ca.mu.Lock(); defer f.ca.mu.Unlock(); return f.ca.calls[ca.RequestID(o.ID)] }
+	before := issues()
+	pending := fmt.Errorf("%w: pending approval", ca.ErrTransient)
+	f.setCA(findingCA{f.ca, func(context.Context, string) (*ca.Issued, error) { return nil, pending }})
+	if err := f.ra.HandleTask(t.Context(), queue.Task{Kind: queue.KindFinalize, OrderID: o.ID}); !errors.Is(err, pending) {
+		t.Fatalf("retry while the CA request is pending: %v, want a redelivery with the CA's error", err)
+	}
+	if got, _ := f.ra.Order(t.Context(), f.acct, o.ID); got.Status != core.StatusProcessing {
+		t.Fatalf("order %s while pending, want processing", got.Status)
+	}
+	f.setCA(findingCA{f.ca, func(context.Context, string) (*ca.Issued, error) {
+		return nil, &ca.RejectedError{Detail: `the CA denied the request: Denied by CORP\\manager`}
+	}})
+	if err := f.ra.HandleTask(t.Context(), queue.Task{Kind: queue.KindFinalize, OrderID: o.ID}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := f.ra.Order(t.Context(), f.acct, o.ID)
+	if got.Status != core.StatusInvalid || got.Error == nil || got.Error.Type != problem.BadCSR || !strings.Contains(got.Error.Detail, `Denied by CORP\\manager`) {
+		t.Fatalf("order %s %+v, want invalid with the CA's disposition", got.Status, got.Error)
+	}
+	if issues() != before {
+		t.Error("the retry enrolled again instead of asking about the recorded request")
+	}
+}
