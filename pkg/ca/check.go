@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"crypto"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
 	"net"
@@ -103,8 +104,12 @@ var oidCommonName = asn1.ObjectIdentifier{2, 5, 4, 3}
 
 // onlyDNSAndIPNames walks the raw subjectAltName, since crypto/x509 drops
 // otherName, directoryName and registeredID entries silently.
-func onlyDNSAndIPNames(leaf *x509.Certificate) bool {
-	for _, e := range leaf.Extensions {
+func onlyDNSAndIPNames(leaf *x509.Certificate) bool { return onlyDNSAndIPNamesIn(leaf.Extensions) }
+
+// onlyDNSAndIPNamesIn reports whether every subjectAltName among exts
+// names only DNS names and IP addresses.
+func onlyDNSAndIPNamesIn(exts []pkix.Extension) bool {
+	for _, e := range exts {
 		if !e.Id.Equal(x509names.OIDSubjectAltName) {
 			continue
 		}

@@ -183,7 +183,7 @@ func (i *Issuer) Roots(ctx context.Context) ([][]byte, error) {
 	}
 	var out [][]byte
 	for _, c := range certs {
-		if selfSigned(c) {
+		if ca.SelfSigned(c) {
 			out = append(out, c.Raw)
 		}
 	}

@@ -35,7 +35,7 @@ func (i *Issuer) Issue(ctx context.Context, req ca.IssueRequest) (*ca.Issued, er
 	if req.CSR == nil {
 		return nil, errors.New("adcs: IssueRequest.CSR is nil")
 	}
-	if err := checkCSR(req); err != nil {
+	if err := ca.CheckCSRNames(req); err != nil {
 		return nil, err
 	}
 	tmpl := req.Template

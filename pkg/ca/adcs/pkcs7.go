@@ -8,6 +8,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+
+	"github.com/acmera/acmera/pkg/ca"
 )
 
 // PKCS #7 / CMS (RFC 5652 §3, §5.1) as far as a certs-only SignedData
@@ -70,11 +72,6 @@ func decodeB64(body []byte) ([]byte, error) {
 	return der, nil
 }
 
-// selfSigned reports whether c is its own issuer.
-func selfSigned(c *x509.Certificate) bool {
-	return bytes.Equal(c.RawIssuer, c.RawSubject) && c.CheckSignatureFrom(c) == nil
-}
-
 // chainFor orders the CA certificates above leaf, issuer first, without
 // the self-signed root (what an ACME client serves, RFC 8555 §7.4.2).
 func chainFor(leaf *x509.Certificate, cas []*x509.Certificate) ([][]byte, error) {
@@ -94,7 +91,7 @@ func chainFor(leaf *x509.Certificate, cas []*x509.Certificate) ([][]byte, error)
 			}
 			return out, nil
 		}
-		if selfSigned(next) {
+		if ca.SelfSigned(next) {
 			return out, nil
 		}
 		out = append(out, next.Raw)
