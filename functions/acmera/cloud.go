@@ -20,6 +20,7 @@ import (
 	"github.com/acmera/acmera/pkg/logging"
 	"github.com/acmera/acmera/pkg/nonce"
 	"github.com/acmera/acmera/pkg/queue/cloudtasks"
+	"github.com/acmera/acmera/pkg/store"
 	"github.com/acmera/acmera/pkg/store/firestore"
 	"github.com/acmera/acmera/pkg/taskauth"
 )
@@ -54,6 +55,11 @@ func runFunction(ctx context.Context, target string, env func(string) string, st
 			return fmt.Errorf("taskauth.New: %w", err)
 		}
 		h = validator.NewHandler(r, v, log)
+		// The Validate function holds the CA and the validator, so it
+		// finishes the work whose task was lost (see ra.Reconciler).
+		if rec, ok := parts.Store.(store.Recoverer); ok {
+			defer startReconciler(ctx, r, rec, cfg.ReconcileInterval)()
+		}
 	}
 	ln, err := net.Listen("tcp", ":"+cfg.Port)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func envOf(m map[string]string) Getenv { return func(k string) string { return m[k] } }
@@ -52,6 +53,7 @@ func TestInvalidNamesTheVariable(t *testing.T) {
 		"ACMERA_PROFILES_ALLOW_ANY":   {"ACMERA_PROFILES_ALLOW_ANY": "yes"},
 		"ACMERA_LOG_LEVEL":            {"ACMERA_LOG_LEVEL": "loud"},
 		"ACMERA_FINALIZE_RETRY_DELAY": {"ACMERA_FINALIZE_RETRY_DELAY": "10ms"},
+		"ACMERA_RECONCILE_INTERVAL":   {"ACMERA_RECONCILE_INTERVAL": "500ms"},
 		"ACMERA_TERMS_OF_SERVICE":     {"ACMERA_TERMS_OF_SERVICE": "terms.html"},
 		"ACMERA_WEBSITE":              {"ACMERA_WEBSITE": "ftp://pki.example.com"},
 		"ACMERA_NEW_ACCOUNT_RATE":     {"ACMERA_NEW_ACCOUNT_RATE": "-5"},
@@ -78,6 +80,15 @@ func TestFinalizeRetryDelay(t *testing.T) {
 	c, err := ReadEmbedded(envOf(map[string]string{"ACMERA_FINALIZE_RETRY_DELAY": "2s"}))
 	if err != nil || c.FinalizeRetryDelay.String() != "2s" {
 		t.Fatalf("FinalizeRetryDelay = %v, %v; want 2s", c.FinalizeRetryDelay, err)
+	}
+}
+
+func TestReconcileInterval(t *testing.T) {
+	for v, want := range map[string]time.Duration{"": DefaultReconcileInterval, "off": 0, "5s": 5 * time.Second} {
+		c, err := ReadEmbedded(envOf(map[string]string{"ACMERA_RECONCILE_INTERVAL": v}))
+		if err != nil || c.ReconcileInterval != want {
+			t.Errorf("ACMERA_RECONCILE_INTERVAL=%q: %v, %v; want %v", v, c.ReconcileInterval, err, want)
+		}
 	}
 }
 
