@@ -136,6 +136,18 @@ func TestCloud(t *testing.T) {
 		t.Fatalf("ACMERA_TRUSTED_PROXIES=none: %v %v", c.TrustedProxies, err)
 	}
 	delete(full, "ACMERA_TRUSTED_PROXIES")
+	if c.OpsLogInterval != 0 {
+		t.Fatalf("OpsLogInterval %v by default, want 0 (no counting)", c.OpsLogInterval)
+	}
+	full["ACMERA_FIRESTORE_OPS_LOG_INTERVAL"] = "2s"
+	if c, err := ReadCloud(envOf(full)); err != nil || c.OpsLogInterval != 2*time.Second {
+		t.Fatalf("ACMERA_FIRESTORE_OPS_LOG_INTERVAL=2s: %v %v", c.OpsLogInterval, err)
+	}
+	full["ACMERA_FIRESTORE_OPS_LOG_INTERVAL"] = "1ms"
+	if _, err := ReadCloud(envOf(full)); err == nil || !strings.Contains(err.Error(), "ACMERA_FIRESTORE_OPS_LOG_INTERVAL") {
+		t.Fatalf("ACMERA_FIRESTORE_OPS_LOG_INTERVAL=1ms: %v, want an error naming it", err)
+	}
+	delete(full, "ACMERA_FIRESTORE_OPS_LOG_INTERVAL")
 	for _, name := range []string{"GOOGLE_CLOUD_PROJECT", "ACMERA_CAS_POOL", "ACMERA_TASKS_QUEUE", "ACMERA_TASKS_SERVICE_ACCOUNT", "ACMERA_VALIDATOR_URL", "ACMERA_NONCE_KEY"} {
 		t.Run("missing "+name, func(t *testing.T) {
 			env := map[string]string{}
