@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
 	"google.golang.org/api/option"
 	"google.golang.org/grpc"
@@ -20,6 +21,7 @@ import (
 	"github.com/acmera/acmera/pkg/logging"
 	"github.com/acmera/acmera/pkg/nonce"
 	"github.com/acmera/acmera/pkg/queue/cloudtasks"
+	"github.com/acmera/acmera/pkg/store"
 	"github.com/acmera/acmera/pkg/store/firestore"
 	"github.com/acmera/acmera/pkg/taskauth"
 )
@@ -54,6 +56,11 @@ func runFunction(ctx context.Context, target string, env func(string) string, st
 			return fmt.Errorf("taskauth.New: %w", err)
 		}
 		h = validator.NewHandler(r, v, log)
+		// The Validate function holds the CA and the validator, so it
+		// finishes the work whose task was lost (see ra.Reconciler).
+		if rec, ok := parts.Store.(store.Recoverer); ok {
+			defer startReconciler(ctx, r, rec, cfg.ReconcileInterval)()
+		}
 	}
 	ln, err := net.Listen("tcp", ":"+cfg.Port)
 	if err != nil {
@@ -74,7 +81,13 @@ func cloudParts(ctx context.Context, cfg *config.Cloud, emulator string, log *sl
 		}
 	}
 	fail := func(err error) (acmefn.Parts, func(), error) { closeAll(); return acmefn.Parts{}, nil, err }
-	st, err := firestore.New(ctx, firestore.Config{ProjectID: cfg.ProjectID, DatabaseID: cfg.FirestoreDatabase, EmulatorHost: emulator})
+	fsCfg := firestore.Config{ProjectID: cfg.ProjectID, DatabaseID: cfg.FirestoreDatabase, EmulatorHost: emulator}
+	if cfg.OpsLogInterval > 0 {
+		ops := firestore.NewOpCounter()
+		fsCfg.DialOptions = ops.DialOptions()
+		closers = append(closers, logOps(ctx, ops, cfg.OpsLogInterval, log))
+	}
+	st, err := firestore.New(ctx, fsCfg)
 	if err != nil {
 		return fail(fmt.Errorf("firestore.New: %w", err))
 	}
@@ -134,4 +147,29 @@ func endpointOptions(endpoint string) []option.ClientOption {
 			option.WithGRPCDialOption(grpc.WithTransportCredentials(insecure.NewCredentials())))
 	}
 	return opts
+}
+
+// logOps logs ops' running totals every interval, and once more when the
+// returned function stops it.
+func logOps(ctx context.Context, ops *firestore.OpCounter, interval time.Duration, log *slog.Logger) func() error {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	emit := func() {
+		c := ops.Snapshot()
+		log.Info("firestore operations", "event", "firestore.ops", "reads", c.Reads, "writes", c.Writes, "rpcs", c.RPCs)
+	}
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				emit()
+			}
+		}
+	}()
+	return func() error { cancel(); <-done; emit(); return nil }
 }

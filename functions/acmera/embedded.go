@@ -102,6 +102,9 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 	if err := recoverWork(ctx, st, q); err != nil {
 		return err
 	}
+	// Beside the pruner: work a crash or a dropped task left processing
+	// is finished without waiting for the next restart.
+	defer startReconciler(ctx, r, st, cfg.ReconcileInterval)()
 	names := append([]string{"localhost", "127.0.0.1", "::1"}, cfg.Hostnames...)
 	certs := &serverCerts{ca: issuer, names: names}
 	if _, err := certs.get(nil); err != nil {
@@ -196,6 +199,23 @@ func startPruner(ctx context.Context, st *bolt.Store, log *slog.Logger) func() {
 		st.RunPruner(ctx, pruneInterval, pruneLimit, func(err error) {
 			log.Warn("bolt.Store.Prune", "error", err.Error())
 		})
+	}()
+	return func() { cancel(); <-done }
+}
+
+// startReconciler runs r's reconciler of the work rec lists every
+// interval (none when interval is 0) until ctx is done or the returned
+// function is called; that function returns once the loop has stopped,
+// so the store can be closed after it.
+func startReconciler(ctx context.Context, r *ra.RA, rec store.Recoverer, interval time.Duration) func() {
+	if interval <= 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.NewReconciler(rec, 0).Run(ctx, interval)
 	}()
 	return func() { cancel(); <-done }
 }

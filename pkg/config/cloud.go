@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"time"
 )
 
 // Cloud is the configuration of the ACME and Validate functions on Google
@@ -44,6 +45,12 @@ type Cloud struct {
 	// (nonces then fail over across instances, which clients retry). The
 	// validator serves no nonces and needs none.
 	NonceKey []byte
+	// OpsLogInterval is ACMERA_FIRESTORE_OPS_LOG_INTERVAL, a Go duration:
+	// when set, the instance counts its Firestore document reads, writes
+	// and RPCs (firestore.OpCounter) and logs the running totals that
+	// often, event "firestore.ops", to attribute Firestore cost to load;
+	// empty, the default, counts nothing.
+	OpsLogInterval time.Duration
 }
 
 // cloudRunFrontEnd is ACMERA_TRUSTED_PROXIES's default in the cloud: Cloud
@@ -78,6 +85,13 @@ func ReadCloud(env Getenv) (*Cloud, error) {
 		OIDCJWKSURL: env("ACMERA_OIDC_JWKS_URL")}
 	if cl.Port == "" {
 		cl.Port = "8080"
+	}
+	if v := env("ACMERA_FIRESTORE_OPS_LOG_INTERVAL"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 100*time.Millisecond {
+			return nil, fmt.Errorf("ACMERA_FIRESTORE_OPS_LOG_INTERVAL=%q: must be a duration of at least 100ms, like \"10s\"", v)
+		}
+		cl.OpsLogInterval = d
 	}
 	if cl.FirestoreDatabase == "" {
 		cl.FirestoreDatabase = "(default)"

@@ -59,6 +59,11 @@ type Common struct {
 	// when the finalize task queued before every CA call runs (default
 	// 75s, after the first call's own 60 s bound; at least 1s).
 	FinalizeRetryDelay time.Duration
+	// ReconcileInterval is ACMERA_RECONCILE_INTERVAL, a Go duration: how
+	// often the reconciler (ra.Reconciler) looks for orders and challenges
+	// left processing whose task was lost, in the embedded default and the
+	// Validate function (default 1m, at least 1s; "off" disables it, 0).
+	ReconcileInterval time.Duration
 	// NewAccountsPerHour is ACMERA_NEW_ACCOUNT_RATE: how many accounts one
 	// client address may create per hour, counted in the store across all
 	// instances (default 300;
@@ -177,6 +182,9 @@ func readCommon(env Getenv, allowAnyDefault bool) (Common, error) {
 		if c.FinalizeRetryDelay, err = time.ParseDuration(v); err != nil || c.FinalizeRetryDelay < time.Second {
 			return c, fmt.Errorf("ACMERA_FINALIZE_RETRY_DELAY=%q: must be a duration of at least 1s, like \"75s\"", v)
 		}
+	}
+	if c.ReconcileInterval, err = reconcileInterval(env("ACMERA_RECONCILE_INTERVAL")); err != nil {
+		return c, err
 	}
 	if c.NewAccountsPerHour, err = newAccountRate(env("ACMERA_NEW_ACCOUNT_RATE")); err != nil {
 		return c, err
@@ -302,4 +310,23 @@ func decodeKey(name, v string) ([]byte, error) {
 		return nil, fmt.Errorf("%s: must be 32 bytes, base64-encoded", name)
 	}
 	return k, nil
+}
+
+// DefaultReconcileInterval is ACMERA_RECONCILE_INTERVAL's default.
+const DefaultReconcileInterval = time.Minute
+
+// reconcileInterval parses ACMERA_RECONCILE_INTERVAL: empty is the
+// default, "off" is 0 (no reconciler), else a duration of at least 1s.
+func reconcileInterval(v string) (time.Duration, error) {
+	switch v {
+	case "":
+		return DefaultReconcileInterval, nil
+	case "off":
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Second {
+		return 0, fmt.Errorf("ACMERA_RECONCILE_INTERVAL=%q: must be \"off\" or a duration of at least 1s, like \"1m\"", v)
+	}
+	return d, nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 func envOf(m map[string]string) Getenv { return func(k string) string { return m[k] } }
@@ -52,6 +53,7 @@ func TestInvalidNamesTheVariable(t *testing.T) {
 		"ACMERA_PROFILES_ALLOW_ANY":   {"ACMERA_PROFILES_ALLOW_ANY": "yes"},
 		"ACMERA_LOG_LEVEL":            {"ACMERA_LOG_LEVEL": "loud"},
 		"ACMERA_FINALIZE_RETRY_DELAY": {"ACMERA_FINALIZE_RETRY_DELAY": "10ms"},
+		"ACMERA_RECONCILE_INTERVAL":   {"ACMERA_RECONCILE_INTERVAL": "500ms"},
 		"ACMERA_TERMS_OF_SERVICE":     {"ACMERA_TERMS_OF_SERVICE": "terms.html"},
 		"ACMERA_WEBSITE":              {"ACMERA_WEBSITE": "ftp://pki.example.com"},
 		"ACMERA_NEW_ACCOUNT_RATE":     {"ACMERA_NEW_ACCOUNT_RATE": "-5"},
@@ -78,6 +80,15 @@ func TestFinalizeRetryDelay(t *testing.T) {
 	c, err := ReadEmbedded(envOf(map[string]string{"ACMERA_FINALIZE_RETRY_DELAY": "2s"}))
 	if err != nil || c.FinalizeRetryDelay.String() != "2s" {
 		t.Fatalf("FinalizeRetryDelay = %v, %v; want 2s", c.FinalizeRetryDelay, err)
+	}
+}
+
+func TestReconcileInterval(t *testing.T) {
+	for v, want := range map[string]time.Duration{"": DefaultReconcileInterval, "off": 0, "5s": 5 * time.Second} {
+		c, err := ReadEmbedded(envOf(map[string]string{"ACMERA_RECONCILE_INTERVAL": v}))
+		if err != nil || c.ReconcileInterval != want {
+			t.Errorf("ACMERA_RECONCILE_INTERVAL=%q: %v, %v; want %v", v, c.ReconcileInterval, err, want)
+		}
 	}
 }
 
@@ -125,6 +136,18 @@ func TestCloud(t *testing.T) {
 		t.Fatalf("ACMERA_TRUSTED_PROXIES=none: %v %v", c.TrustedProxies, err)
 	}
 	delete(full, "ACMERA_TRUSTED_PROXIES")
+	if c.OpsLogInterval != 0 {
+		t.Fatalf("OpsLogInterval %v by default, want 0 (no counting)", c.OpsLogInterval)
+	}
+	full["ACMERA_FIRESTORE_OPS_LOG_INTERVAL"] = "2s"
+	if c, err := ReadCloud(envOf(full)); err != nil || c.OpsLogInterval != 2*time.Second {
+		t.Fatalf("ACMERA_FIRESTORE_OPS_LOG_INTERVAL=2s: %v %v", c.OpsLogInterval, err)
+	}
+	full["ACMERA_FIRESTORE_OPS_LOG_INTERVAL"] = "1ms"
+	if _, err := ReadCloud(envOf(full)); err == nil || !strings.Contains(err.Error(), "ACMERA_FIRESTORE_OPS_LOG_INTERVAL") {
+		t.Fatalf("ACMERA_FIRESTORE_OPS_LOG_INTERVAL=1ms: %v, want an error naming it", err)
+	}
+	delete(full, "ACMERA_FIRESTORE_OPS_LOG_INTERVAL")
 	for _, name := range []string{"GOOGLE_CLOUD_PROJECT", "ACMERA_CAS_POOL", "ACMERA_TASKS_QUEUE", "ACMERA_TASKS_SERVICE_ACCOUNT", "ACMERA_VALIDATOR_URL", "ACMERA_NONCE_KEY"} {
 		t.Run("missing "+name, func(t *testing.T) {
 			env := map[string]string{}

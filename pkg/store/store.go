@@ -227,8 +227,9 @@ type EABKeys interface {
 }
 
 // Recoverer is implemented by stores that can list work interrupted by a
-// crash (the embedded store, whose queue is in-process). Cloud deployments
-// rely on Cloud Tasks redelivery instead.
+// crash or whose task was lost: the embedded store re-queues it at start,
+// and the RA's reconciler (ra.RA.Reconcile) finishes it on a schedule in
+// both deployments. An implementation may bound how many it lists per call.
 type Recoverer interface {
 	// ProcessingChallenges returns the (authzID, challengeID) pairs of
 	// challenges in processing.

@@ -4,10 +4,14 @@
 // Cloud Tasks (gRPC, cloudtaskspb.CloudTasks, dispatching HTTP tasks with
 // OIDC tokens), plus an HTTP endpoint with GET /jwks (the token keys),
 // GET /root.pem (the CA fake's root), GET /stats (call counts as JSON) and
-// POST /fail?service=cas|tasks&method=M&n=N&code=C (fault injection).
+// POST /fail?service=cas|tasks&method=M&n=N&code=C, POST /hold?n=N (CAS
+// mints, then holds its answer until the caller gives up) and POST
+// /duplicate?n=N[&after=D] (the next N tasks delivered twice, the second
+// time D after the first) for fault injection.
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -106,7 +110,12 @@ func run(ctx context.Context, casAddr, tasksAddr, httpAddr, pool string) error {
 			http.Error(w, "n must be an integer", http.StatusBadRequest)
 			return
 		}
-		tasks.DuplicateDelivery(n)
+		after, err := time.ParseDuration(cmp.Or(r.URL.Query().Get("after"), "0s"))
+		if err != nil {
+			http.Error(w, "after must be a duration", http.StatusBadRequest)
+			return
+		}
+		tasks.DuplicateDeliveryLate(n, after)
 		w.WriteHeader(http.StatusNoContent)
 	})
 	ln, err := net.Listen("tcp", httpAddr)

@@ -2,7 +2,8 @@
 //
 // It starts the server itself (-server BIN, the embedded default, in a
 // temporary data directory on a free loopback port) or uses one already
-// running (-directory URL -root PEM), together with a DNS server that
+// running (-directory URL -root PEM; a plain http:// directory, such as
+// the Cloud stack's ACME function, needs no -root), together with a DNS server that
 // answers 127.0.0.1 for every name and an http-01 responder, both on
 // loopback. Then -clients clients, each with one account (RFC 8555 §7.3)
 // reused across its issuances, run full issuances back to back with
@@ -77,7 +78,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("load", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&c.Server, "server", "", "acmera binary to start (embedded default) as a child process")
-	fs.StringVar(&c.Directory, "directory", "", "directory URL of an already running server (loopback only); needs -root")
+	fs.StringVar(&c.Directory, "directory", "", "directory URL of an already running server (loopback only); https needs -root")
 	fs.StringVar(&c.Root, "root", "", "root CA PEM of the server given by -directory")
 	fs.IntVar(&c.PID, "pid", 0, "process ID of the server given by -directory, to sample its CPU and RSS")
 	fs.StringVar(&c.DNSAddr, "dns-addr", "127.0.0.1:0", "listen address of the test DNS server (the server's ACMERA_RESOLVERS)")
@@ -114,8 +115,8 @@ func (c config) check() error {
 	case c.Server != "" && c.Directory != "":
 		errs = append(errs, errors.New("-server and -directory exclude each other"))
 	case c.Directory != "":
-		if c.Root == "" {
-			errs = append(errs, errors.New("-directory needs -root"))
+		if c.Root == "" && strings.HasPrefix(c.Directory, "https:") {
+			errs = append(errs, errors.New("-directory https://… needs -root"))
 		}
 		if err := loopbackURL(c.Directory); err != nil {
 			errs = append(errs, err)
@@ -143,14 +144,16 @@ func (c config) check() error {
 	return errors.Join(errs...)
 }
 
-// loopbackURL accepts only https URLs to 127.0.0.0/8, ::1 or localhost.
+// loopbackURL accepts only URLs to 127.0.0.0/8, ::1 or localhost: https
+// (the embedded default), or plain http (the Cloud stack's ACME function,
+// which serves HTTP behind Cloud Run's TLS front end).
 func loopbackURL(s string) error {
 	u, err := url.Parse(s)
 	if err != nil {
 		return fmt.Errorf("-directory: %w", err)
 	}
-	if u.Scheme != "https" {
-		return fmt.Errorf("-directory %q: must be https", s)
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return fmt.Errorf("-directory %q: must be https or http", s)
 	}
 	return loopbackHost("-directory", u.Hostname())
 }

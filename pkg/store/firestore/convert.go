@@ -49,7 +49,7 @@ func authzToDoc(a *core.Authorization) (*authzDoc, error) {
 		AccountID: a.AccountID, OrderID: a.OrderID, Profile: a.Profile,
 		IdentType: a.Identifier.Type, IdentValue: a.Identifier.Value, IdentKey: identKey(a.Identifier, a.Wildcard),
 		Wildcard: a.Wildcard, Status: string(a.Status), Expires: a.Expires, Challenges: chs,
-		CreatedAt: a.CreatedAt, ExpireAt: authzExpireAt(a),
+		Processing: a.Processing(), CreatedAt: a.CreatedAt, ExpireAt: authzExpireAt(a),
 	}, nil
 }
 
@@ -85,6 +85,7 @@ func authzStateUpdates(a *core.Authorization) ([]firestore.Update, error) {
 		{Path: fStatus, Value: string(a.Status)},
 		{Path: fExpires, Value: a.Expires},
 		{Path: fChallenges, Value: chs},
+		{Path: fProcessing, Value: a.Processing()},
 		{Path: fExpireAt, Value: authzExpireAt(a)},
 	}, nil
 }

@@ -30,6 +30,7 @@ const (
 	fExpireAt      = "expireAt"
 	fIdentKey      = "identKey"
 	fChallenges    = "challenges"
+	fProcessing    = "processing"
 	fContact       = "contact"
 	fKey           = "key"
 	fKeyThumbprint = "keyThumbprint"
@@ -99,8 +100,12 @@ type authzDoc struct {
 	Status     string         `firestore:"status"`
 	Expires    time.Time      `firestore:"expires"`
 	Challenges []challengeDoc `firestore:"challenges"`
-	CreatedAt  time.Time      `firestore:"createdAt"`
-	ExpireAt   time.Time      `firestore:"expireAt"`
+	// Processing is core.Authorization.Processing (pending, with a
+	// challenge processing), kept by every write of the authorization so
+	// that ProcessingChallenges finds them with one equality query.
+	Processing bool      `firestore:"processing"`
+	CreatedAt  time.Time `firestore:"createdAt"`
+	ExpireAt   time.Time `firestore:"expireAt"`
 }
 
 type identDoc struct {

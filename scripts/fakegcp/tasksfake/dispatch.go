@@ -33,6 +33,7 @@ type attempt struct {
 	schedule time.Time
 	dispatch time.Time
 	dup      bool
+	dupAfter time.Duration // the duplicate's delay after the delivery
 }
 
 // start launches the scheduler and the worker pool.
@@ -130,7 +131,9 @@ func (s *Server) run(t *task) {
 		return
 	}
 	code, err := s.deliver(a)
-	if err == nil && code/100 == 2 && a.dup {
+	if err == nil && code/100 == 2 && a.dup && a.dupAfter > 0 {
+		s.lateDuplicate(a)
+	} else if err == nil && code/100 == 2 && a.dup {
 		s.mu.Lock()
 		s.stats.Deliveries++
 		s.stats.Duplicates++
@@ -138,6 +141,27 @@ func (s *Server) run(t *task) {
 		_, _ = s.deliver(a)
 	}
 	s.end(t, a, code, err)
+}
+
+// lateDuplicate delivers a again a.dupAfter from now, after the task has
+// completed, unless the server closes first.
+func (s *Server) lateDuplicate(a *attempt) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		t := time.NewTimer(a.dupAfter)
+		defer t.Stop()
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		s.mu.Lock()
+		s.stats.Deliveries++
+		s.stats.Duplicates++
+		s.mu.Unlock()
+		_, _ = s.deliver(a)
+	}()
 }
 
 // begin snapshots the attempt's request and counts it; nil if the task was
@@ -172,7 +196,7 @@ func (s *Server) begin(t *task) *attempt {
 	s.stats.Deliveries++
 	return &attempt{
 		method: t.req.HttpMethod.String(), url: t.req.Url, header: h, body: t.req.Body,
-		oidc: t.req.GetOidcToken(), deadline: t.deadline, schedule: t.schedule, dispatch: now, dup: t.dup,
+		oidc: t.req.GetOidcToken(), deadline: t.deadline, schedule: t.schedule, dispatch: now, dup: t.dup, dupAfter: t.dupAfter,
 	}
 }
 

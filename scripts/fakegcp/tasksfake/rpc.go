@@ -94,7 +94,7 @@ func (s *Server) CreateTask(_ context.Context, req *cloudtaskspb.CreateTaskReque
 	}
 	if s.dupNext > 0 {
 		s.dupNext--
-		t.dup = true
+		t.dup, t.dupAfter = true, s.dupAfter
 	}
 	q.tasks[t.name] = t
 	t.at = t.schedule

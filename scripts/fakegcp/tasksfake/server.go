@@ -81,13 +81,14 @@ type Server struct {
 	wake   chan struct{}
 	once   sync.Once
 
-	mu      sync.Mutex
-	queues  map[string]*queueState
-	due     taskHeap
-	stats   Stats
-	dupNext int
-	seq     uint64
-	faults  map[string]fault
+	mu       sync.Mutex
+	queues   map[string]*queueState
+	due      taskHeap
+	stats    Stats
+	dupNext  int
+	dupAfter time.Duration // delay of the next duplicates
+	seq      uint64
+	faults   map[string]fault
 }
 
 // fault is an injected failure for the next n calls of one RPC method.
@@ -179,7 +180,17 @@ func (s *Server) Stats() Stats {
 func (s *Server) DuplicateDelivery(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.dupNext = max(n, 0)
+	s.dupNext, s.dupAfter = max(n, 0), 0
+}
+
+// DuplicateDeliveryLate makes the next n created tasks be delivered once
+// more after their successful delivery, after a delay: a redelivery that
+// arrives when the work is long done, as Cloud Tasks' at-least-once
+// delivery allows.
+func (s *Server) DuplicateDeliveryLate(n int, after time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.dupNext, s.dupAfter = max(n, 0), max(after, 0)
 }
 
 // FailNext makes the next n calls of RPC method (short name, such as

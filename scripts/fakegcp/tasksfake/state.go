@@ -67,6 +67,7 @@ type task struct {
 	first      *cloudtaskspb.Attempt
 	last       *cloudtaskspb.Attempt
 	dup        bool
+	dupAfter   time.Duration // delay of the duplicate (DuplicateDeliveryLate)
 	done       bool
 	seq        uint64
 	idx        int // index in the due heap, -1 when not in it

@@ -330,3 +330,22 @@ func TestJWKSHandlerAndMintToken(t *testing.T) {
 		t.Errorf("minted claims = %v", got)
 	}
 }
+
+func TestLateDuplicateDelivery(t *testing.T) {
+	fake, c := startFake(t, tasksfake.Config{})
+	createQueue(t, c, queueName, 3, nil)
+	tg := newTarget(t)
+	fake.DuplicateDeliveryLate(1, 300*time.Millisecond)
+	req := &cloudtaskspb.CreateTaskRequest{Parent: queueName, Task: httpTask(queueName+"/tasks/late", tg.srv.URL, "{}")}
+	if _, err := c.CreateTask(context.Background(), req); err != nil {
+		t.Fatalf("CreateTask: %v", err)
+	}
+	waitStats(t, fake, func(s tasksfake.Stats) bool { return s.Succeeded == 1 })
+	if n := len(tg.deliveries()); n != 1 {
+		t.Errorf("%d deliveries when the task completed, want 1 (the duplicate comes later)", n)
+	}
+	tg.waitFor(t, 2, 5*time.Second)
+	if st := fake.Stats(); st.Duplicates != 1 || st.Deliveries != 2 {
+		t.Errorf("stats = %+v", st)
+	}
+}
