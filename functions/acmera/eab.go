@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -39,9 +40,11 @@ Commands:
                            create an external account binding key; prints
                            {"kid":...,"hmac":...} once: the only time the
                            secret is shown
-  eab list                 list the EAB keys as JSON lines, without secrets
+  eab list [--json]        list the EAB keys, without secrets: a table on a
+                           terminal, JSON lines otherwise or with --json
   eab revoke KID           revoke an EAB key: it binds no more accounts and
                            its accounts may place no more orders
+  version                  print the version (also --version)
   help                     this text
 
 The eab commands read the same environment as the server. Embedded: they
@@ -67,10 +70,14 @@ func runEAB(ctx context.Context, args []string, env func(string) string, stdout 
 	case "create":
 		return eabCreate(ctx, args[1:], env, stdout)
 	case "list":
-		if len(args) > 1 {
-			return fmt.Errorf("eab list: unexpected arguments %q", args[1:])
+		asJSON := !isTerminal(stdout)
+		for _, a := range args[1:] {
+			if a != "--json" {
+				return fmt.Errorf("eab list: unexpected argument %q (only --json)", a)
+			}
+			asJSON = true
 		}
-		return withEABKeys(ctx, env, func(_ *policy.Policy, keys store.EABKeys) error { return eabList(ctx, keys, stdout) })
+		return withEABKeys(ctx, env, func(_ *policy.Policy, keys store.EABKeys) error { return eabList(ctx, keys, stdout, asJSON) })
 	case "revoke":
 		if len(args) != 2 {
 			return errors.New("eab revoke: want exactly one KID")
@@ -207,10 +214,17 @@ func listing(k *core.EABKey) eabListing {
 	return l
 }
 
-func eabList(ctx context.Context, keys store.EABKeys, stdout io.Writer) error {
+func eabList(ctx context.Context, keys store.EABKeys, stdout io.Writer, asJSON bool) error {
 	list, err := keys.ListEABKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("ListEABKeys: %w", err)
+	}
+	if !asJSON {
+		ls := make([]eabListing, len(list))
+		for i, k := range list {
+			ls[i] = listing(k)
+		}
+		return eabTable(tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0), ls)
 	}
 	for _, k := range list {
 		if err := writeJSONLine(stdout, listing(k)); err != nil {

@@ -37,6 +37,9 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 	case isHelp(args[0]):
 		_, err := io.WriteString(stdout, usage)
 		return err
+	case args[0] == "version" || args[0] == "--version":
+		_, err := io.WriteString(stdout, versionString())
+		return err
 	case args[0] == "eab":
 		return runEAB(ctx, args[1:], env, stdout)
 	default:
