@@ -122,6 +122,8 @@ for s in acme validator; do
 done
 want "Cloud Tasks queue with explicit retry_config and rate_limits" \
   "$rcs | map(select(.type == \"google_cloud_tasks_queue\"))[0].change.after | (.retry_config[0].max_attempts > 0) and (.rate_limits[0].max_dispatches_per_second > 0)"
+want "a reconcile schedule posting {\"kind\":\"reconcile\"} to the validator with an OIDC token for it" \
+  "$rcs | map(select(.type == \"google_cloud_scheduler_job\"))[0].change | (.after.http_target[0] | (.body | @base64d | fromjson | .kind == \"reconcile\") and (.uri | startswith(\"https://acmera-validator-\")) and .oidc_token[0].audience == .uri) and .after_unknown.http_target[0].oidc_token[0].service_account_email == true"
 for c in nonces orders authorizations certificates; do
   want "TTL policy on $c.expireAt" \
     "$rcs | map(select(.type == \"google_firestore_field\" and .change.after.collection == \"$c\" and .change.after.field == \"expireAt\" and (.change.after.ttl_config | length == 1))) | length == 1"

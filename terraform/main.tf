@@ -97,6 +97,7 @@ locals {
     "run.googleapis.com",
     "firestore.googleapis.com",
     "cloudtasks.googleapis.com",
+    var.reconcile_schedule != "" ? "cloudscheduler.googleapis.com" : "",
     "privateca.googleapis.com",
     "secretmanager.googleapis.com",
     "iam.googleapis.com",

@@ -180,6 +180,17 @@ variable "enable_revocation" {
 
 # ---------------------------------------------------------------- Cloud Tasks
 
+variable "reconcile_schedule" {
+  description = "Cloud Scheduler cron schedule of the reconciler, which finishes or fails validations and finalizes whose task was lost (a reconcile task posted to the validator with the queue's OIDC identity); empty creates no schedule."
+  type        = string
+  default     = "*/2 * * * *"
+
+  validation {
+    condition     = var.reconcile_schedule == "" || length(split(" ", trimspace(var.reconcile_schedule))) == 5
+    error_message = "reconcile_schedule must be a 5-field cron schedule such as \"*/2 * * * *\", or empty for none."
+  }
+}
+
 variable "queue_name" {
   description = "Name of the Cloud Tasks queue that feeds the validator, after name_prefix and a hyphen."
   type        = string

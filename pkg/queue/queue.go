@@ -16,6 +16,10 @@ import (
 const (
 	KindValidate = "validate"
 	KindFinalize = "finalize"
+	// KindReconcile runs one reconciler pass (ra.Reconciler): it is what a
+	// schedule (Cloud Scheduler) posts to the validator, where background
+	// work gets no CPU between requests. It names no object.
+	KindReconcile = "reconcile"
 )
 
 // Task is one unit of deferred work.
@@ -54,6 +58,8 @@ func (t Task) Name() string {
 		return "v-" + t.AuthzID + "-" + t.ChallengeID
 	case KindFinalize:
 		return "f-" + t.OrderID
+	case KindReconcile:
+		return "r"
 	}
 	return "x-" + strings.Join([]string{t.Kind, t.AuthzID, t.ChallengeID, t.OrderID}, "-")
 }
@@ -68,6 +74,10 @@ func (t Task) Validate() error {
 	case KindFinalize:
 		if t.OrderID == "" {
 			return fmt.Errorf("queue: finalize task needs order")
+		}
+	case KindReconcile:
+		if t.AuthzID != "" || t.ChallengeID != "" || t.OrderID != "" {
+			return fmt.Errorf("queue: reconcile task names no object")
 		}
 	default:
 		return fmt.Errorf("queue: unknown task kind %q", t.Kind)

@@ -15,7 +15,14 @@ func TestTaskNameAndDecode(t *testing.T) {
 	if v.Name() != (Task{Kind: KindValidate, AuthzID: "a_b-C", ChallengeID: "x1"}).Name() {
 		t.Fatal("the name must depend only on the work, not on optional hints")
 	}
-	for _, task := range []Task{v, f} {
+	r := Task{Kind: KindReconcile}
+	if !valid.MatchString(r.Name()) || r.Name() == v.Name() || r.Name() == f.Name() {
+		t.Fatalf("reconcile name %q", r.Name())
+	}
+	if got, err := Decode([]byte(`{"kind":"reconcile"}`)); err != nil || got != r {
+		t.Fatalf("the body Cloud Scheduler posts: %+v %v", got, err)
+	}
+	for _, task := range []Task{v, f, r} {
 		b, err := task.Encode()
 		if err != nil {
 			t.Fatal(err)
@@ -26,10 +33,11 @@ func TestTaskNameAndDecode(t *testing.T) {
 		}
 	}
 	for name, body := range map[string]string{
-		"not json":          "{",
-		"unknown kind":      `{"kind":"explode"}`,
-		"validate no authz": `{"kind":"validate","challenge":"c"}`,
-		"finalize no order": `{"kind":"finalize"}`,
+		"not json":           "{",
+		"unknown kind":       `{"kind":"explode"}`,
+		"validate no authz":  `{"kind":"validate","challenge":"c"}`,
+		"finalize no order":  `{"kind":"finalize"}`,
+		"reconcile an order": `{"kind":"reconcile","order":"o-1"}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := Decode([]byte(body)); err == nil {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/acmera/acmera/pkg/ca"
@@ -100,6 +101,9 @@ type RA struct {
 	newAccountRate     int // new accounts per client address per hour; <= 0 none
 	pollWait           time.Duration
 	waiters            *resultWaiters
+	// recMu guards rec, the reconciler of scheduled reconcile tasks.
+	recMu sync.Mutex
+	rec   *Reconciler
 }
 
 // New returns an RA.

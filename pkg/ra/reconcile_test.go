@@ -8,6 +8,7 @@ import (
 	"github.com/acmera/acmera/pkg/ca"
 	"github.com/acmera/acmera/pkg/core"
 	"github.com/acmera/acmera/pkg/problem"
+	"github.com/acmera/acmera/pkg/queue"
 )
 
 // An order left processing with no task (the instance died between
@@ -91,5 +92,32 @@ func TestReconcileFailsAnOrderOnlyWhenTheCANeverIssued(t *testing.T) {
 	got, _ := f.ra.Order(t.Context(), f.acct, o.ID)
 	if got.Status != core.StatusInvalid || got.Error == nil || got.Error.Type != problem.ServerInternal {
 		t.Fatalf("order %+v, want invalid with a serverInternal problem", got)
+	}
+}
+
+// The reconcile task (what Cloud Scheduler posts to the validator) runs
+// one pass of a reconciler the RA keeps between tasks: a challenge left
+// processing is validated by the second task, as by the second pass.
+func TestReconcileTask(t *testing.T) {
+	f := newFixture(t, 0)
+	o, err := f.ra.NewOrder(t.Context(), f.acct, NewOrderRequest{Profile: "acme", Identifiers: []acme.Identifier{{Type: "ip", Value: "127.0.0.1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	az, _ := f.store.GetAuthorization(t.Context(), o.AuthzIDs[0])
+	if _, err := f.store.MarkChallengeProcessing(t.Context(), az.ID, az.Challenges[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	task := queue.Task{Kind: queue.KindReconcile}
+	for i := range 2 {
+		if err := f.ra.HandleTask(t.Context(), task); err != nil {
+			t.Fatalf("reconcile task %d: %v", i+1, err)
+		}
+	}
+	if got, _ := f.ra.Order(t.Context(), f.acct, o.ID); got.Status != core.StatusReady || f.va.n != 1 {
+		t.Fatalf("after two reconcile tasks: order %s, %d validations; want ready after one", got.Status, f.va.n)
+	}
+	if err := f.ra.HandleTask(t.Context(), queue.Task{Kind: queue.KindReconcile, OrderID: o.ID}); err == nil {
+		t.Error("a reconcile task naming an order was accepted")
 	}
 }
