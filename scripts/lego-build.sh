@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # lego-build.sh: print the path of a lego ACME client binary for the lego
 # end-to-end test (scripts/e2e/lego_test.go), building it from the Go module
-# proxy the first time (github.com/go-acme/lego/v4 at VERSION, its ./cmd/lego,
-# about 2-4 minutes cold on 2 cores) and caching it outside the repository
-# (scripts/go-build-cached.sh). Later runs print the cached path at once.
+# proxy the first time (github.com/go-acme/lego/v4 at VERSION, its ./cmd/lego;
+# 694 s cold on 2 busy cores, beside a Caddy build) and caching it outside
+# the repository (scripts/go-build-cached.sh). Later runs print the cached
+# path at once.
 #
 #   scripts/lego-build.sh             # prints e.g. /root/.cache/acmera/lego-v4.25.2/lego
 #
