@@ -13,6 +13,7 @@ import (
 	"golang.org/x/crypto/acme"
 
 	"github.com/acmera/acmera/scripts/internal/e2eutil"
+	"github.com/acmera/acmera/scripts/testdns"
 )
 
 // TestLego runs the lego CLI (scripts/lego-build.sh) against acmera, with
@@ -32,9 +33,38 @@ import (
 func TestLego(t *testing.T) {
 	lego := e2eutil.NeedLego(t)
 	t.Parallel()
-	dns := e2eutil.StartDNS(t, true)
+	e := newLegoEnv(t, lego)
+	httpCert := e.run(e.http01, "lego-http.e2e.test")
+	tlsCert := e.run(e.tls01, "lego-tls.e2e.test")
+	e.run(e.dns01, "lego-dns.e2e.test", "*.lego-dns.e2e.test")
+	if got := e.dns.TXT("_acme-challenge.lego-dns.e2e.test"); len(got) != 0 {
+		t.Errorf("TXT values left after lego's cleanup: %q", got)
+	}
+	wantValidated(t, e.srv, "lego-http.e2e.test", "http-01")
+	wantValidated(t, e.srv, "lego-tls.e2e.test", "tls-alpn-01")
+	wantValidated(t, e.srv, "lego-dns.e2e.test", "dns-01", "dns-01") // the name and its wildcard
+
+	e.renewByARI(httpCert)
+	e.revokeThenRenew(tlsCert)
+	e.eab()
+}
+
+// legoEnv is acmera (profiles of eabProfiles) with the test DNS server,
+// and lego's flags for it.
+type legoEnv struct {
+	t                    *testing.T
+	lego                 *e2eutil.Lego
+	srv                  *server
+	dns                  *testdns.Server
+	account              []string // --server, --accept-tos, --email
+	http01, tls01, dns01 []string // a solver's flags
+}
+
+func newLegoEnv(t *testing.T, lego *e2eutil.Lego) *legoEnv {
+	t.Helper()
+	e := &legoEnv{t: t, lego: lego, dns: e2eutil.StartDNS(t, true)}
 	httpPort, tlsPort := e2eutil.FreePort(t), e2eutil.FreePort(t)
-	srv := startServer(t, e2eutil.ServerConfig{HTTP01Port: httpPort, TLSALPN01Port: tlsPort, Resolver: dns.Addr(),
+	e.srv = startServer(t, e2eutil.ServerConfig{HTTP01Port: httpPort, TLSALPN01Port: tlsPort, Resolver: e.dns.Addr(),
 		Env: []string{"ACMERA_PROFILES_JSON=" + eabProfiles}})
 	hook, err := filepath.Abs("../../testdata/e2e/lego-exec.sh")
 	if err != nil {
@@ -42,81 +72,86 @@ func TestLego(t *testing.T) {
 	}
 	// The exec provider solves one dns-01 challenge at a time, a minute
 	// apart unless EXEC_SEQUENCE_INTERVAL says otherwise (seconds).
-	lego.Env = append(lego.Env, "LEGO_CA_CERTIFICATES="+srv.RootPEM, "TESTDNS_URL="+dns.ControlURL(),
+	lego.Env = append(lego.Env, "LEGO_CA_CERTIFICATES="+e.srv.RootPEM, "TESTDNS_URL="+e.dns.ControlURL(),
 		"EXEC_PATH="+hook, "EXEC_SEQUENCE_INTERVAL=1", "EXEC_POLLING_INTERVAL=1", "EXEC_PROPAGATION_TIMEOUT=20")
-	account := []string{"--server", srv.DirURL, "--accept-tos", "--email", "ops@lego.e2e.test"}
-	http01 := []string{"--http", "--http.port", "127.0.0.1:" + strconv.Itoa(httpPort)}
-	tls01 := []string{"--tls", "--tls.port", "127.0.0.1:" + strconv.Itoa(tlsPort)}
-	dns01 := []string{"--dns", "exec", "--dns.resolvers", dns.Addr(), "--dns.propagation-disable-ans"}
-	run := func(solver []string, names ...string) *x509.Certificate {
-		t.Helper()
-		lego.Must(slices.Concat(account, domains(names), solver, []string{"run"})...)
-		return legoCert(t, lego, srv, names...)
-	}
+	e.account = []string{"--server", e.srv.DirURL, "--accept-tos", "--email", "ops@lego.e2e.test"}
+	e.http01 = []string{"--http", "--http.port", "127.0.0.1:" + strconv.Itoa(httpPort)}
+	e.tls01 = []string{"--tls", "--tls.port", "127.0.0.1:" + strconv.Itoa(tlsPort)}
+	e.dns01 = []string{"--dns", "exec", "--dns.resolvers", e.dns.Addr(), "--dns.propagation-disable-ans"}
+	return e
+}
 
-	httpCert := run(http01, "lego-http.e2e.test")
-	tlsCert := run(tls01, "lego-tls.e2e.test")
-	run(dns01, "lego-dns.e2e.test", "*.lego-dns.e2e.test")
-	if got := dns.TXT("_acme-challenge.lego-dns.e2e.test"); len(got) != 0 {
-		t.Errorf("TXT values left after lego's cleanup: %q", got)
-	}
-	wantValidated(t, srv, "lego-http.e2e.test", "http-01")
-	wantValidated(t, srv, "lego-tls.e2e.test", "tls-alpn-01")
-	wantValidated(t, srv, "lego-dns.e2e.test", "dns-01", "dns-01") // the name and its wildcard
+// run runs `lego run` for names with the solver's flags and returns the
+// verified leaf.
+func (e *legoEnv) run(solver []string, names ...string) *x509.Certificate {
+	e.t.Helper()
+	e.lego.Must(slices.Concat(e.account, domains(names), solver, []string{"run"})...)
+	return legoCert(e.t, e.lego, e.srv, names...)
+}
 
-	// ARI: not yet, then a renewal that replaces the certificate.
-	renew := slices.Concat(account, domains([]string{"lego-http.e2e.test"}), http01, []string{"renew", "--no-random-sleep"})
-	out := lego.Must(append(renew, "--dynamic")...)
+// renewByARI: `lego renew --dynamic` leaves leaf alone (ARI: not yet),
+// then `lego renew` replaces it and leaf's ARI window moves to its end.
+func (e *legoEnv) renewByARI(leaf *x509.Certificate) {
+	t := e.t
+	t.Helper()
+	name := leaf.DNSNames[0]
+	renew := slices.Concat(e.account, domains([]string{name}), e.http01, []string{"renew", "--no-random-sleep"})
+	out := e.lego.Must(append(renew, "--dynamic")...)
 	if !strings.Contains(out, "renewalInfo endpoint indicates that renewal is not needed") {
 		t.Errorf("lego renew --dynamic of a fresh certificate: no ARI answer saying not yet")
 	}
-	if c := legoCert(t, lego, srv, "lego-http.e2e.test"); c.SerialNumber.Cmp(httpCert.SerialNumber) != 0 {
+	if c := legoCert(t, e.lego, e.srv, name); c.SerialNumber.Cmp(leaf.SerialNumber) != 0 {
 		t.Fatalf("lego renew --dynamic renewed a certificate that was not due")
 	}
-	lego.Must(renew...)
-	if c := legoCert(t, lego, srv, "lego-http.e2e.test"); c.SerialNumber.Cmp(httpCert.SerialNumber) == 0 {
+	e.lego.Must(renew...)
+	if c := legoCert(t, e.lego, e.srv, name); c.SerialNumber.Cmp(leaf.SerialNumber) == 0 {
 		t.Fatalf("lego renew kept the old certificate")
 	}
-	if w := renewalWindow(t, srv, httpCert); !w.Start.Equal(httpCert.NotAfter) {
-		t.Errorf("replaced certificate's ARI window starts %s, want its notAfter %s (the renewal did not carry replaces)", w.Start, httpCert.NotAfter)
+	if w := renewalWindow(t, e.srv, leaf); !w.Start.Equal(leaf.NotAfter) {
+		t.Errorf("replaced certificate's ARI window starts %s, want its notAfter %s (the renewal did not carry replaces)", w.Start, leaf.NotAfter)
 	}
+}
 
-	// Revocation, then ARI asking for the revoked certificate's renewal.
-	lego.Must(slices.Concat(account, domains([]string{"lego-tls.e2e.test"}), []string{"revoke", "--keep", "--reason", "4"})...)
-	checkCRLLists(e2eutil.TestContext(t, 30*time.Second), t, srv.Root, tlsCert.Raw, int(acme.CRLReasonSuperseded))
-	out = lego.Must(slices.Concat(account, domains([]string{"lego-tls.e2e.test"}), tls01, []string{"renew", "--no-random-sleep", "--dynamic"})...)
+// revokeThenRenew: `lego revoke` puts leaf (got by tls-alpn-01) on the CRL,
+// then ARI makes `lego renew --dynamic` replace it at once.
+func (e *legoEnv) revokeThenRenew(leaf *x509.Certificate) {
+	t := e.t
+	t.Helper()
+	name := leaf.DNSNames[0]
+	e.lego.Must(slices.Concat(e.account, domains([]string{name}), []string{"revoke", "--keep", "--reason", "4"})...)
+	checkCRLLists(e2eutil.TestContext(t, 30*time.Second), t, e.srv.Root, leaf.Raw, int(acme.CRLReasonSuperseded))
+	out := e.lego.Must(slices.Concat(e.account, domains([]string{name}), e.tls01, []string{"renew", "--no-random-sleep", "--dynamic"})...)
 	if !strings.Contains(out, "renewalInfo endpoint indicates that renewal is needed") {
 		t.Errorf("lego renew --dynamic of a revoked certificate: no ARI answer saying renew now")
 	}
-	if c := legoCert(t, lego, srv, "lego-tls.e2e.test"); c.SerialNumber.Cmp(tlsCert.SerialNumber) == 0 {
+	if c := legoCert(t, e.lego, e.srv, name); c.SerialNumber.Cmp(leaf.SerialNumber) == 0 {
 		t.Fatalf("lego renew --dynamic kept the revoked certificate")
 	}
-	if got := orderReplaces(t, srv, "lego-tls.e2e.test"); len(got) != 2 || got[0] != "" || got[1] == "" {
-		t.Errorf("order.create events for lego-tls.e2e.test have replaces %q, want none then one", got)
+	if got := orderReplaces(t, e.srv, name); len(got) != 2 || got[0] != "" || got[1] == "" {
+		t.Errorf("order.create events for %s have replaces %q, want none then one", name, got)
 	}
-
-	legoEAB(t, srv, http01)
 }
 
-// legoEAB: a new lego account on the requireEAB profile "teams" is refused
-// without a binding and gets a certificate with one.
-func legoEAB(t *testing.T, srv *server, http01 []string) {
+// eab: a new lego account on the requireEAB profile "teams" stops without
+// a binding and gets a certificate with one.
+func (e *legoEnv) eab() {
+	t := e.t
 	t.Helper()
 	lego := e2eutil.NeedLego(t)
-	lego.Env = append(lego.Env, "LEGO_CA_CERTIFICATES="+srv.RootPEM)
-	dir := strings.Replace(srv.DirURL, "/acme/acme/", "/acme/teams/", 1)
+	lego.Env = append(lego.Env, "LEGO_CA_CERTIFICATES="+e.srv.RootPEM)
+	dir := strings.Replace(e.srv.DirURL, "/acme/acme/", "/acme/teams/", 1)
 	account := []string{"--server", dir, "--accept-tos", "--email", "ops@team-a.test"}
-	order := slices.Concat(domains([]string{"lego.team-a.test"}), http01, []string{"run"})
+	order := slices.Concat(domains([]string{"lego.team-a.test"}), e.http01, []string{"run"})
 	// lego reads externalAccountRequired in the directory's meta and stops.
 	if out, err := lego.Run(slices.Concat(account, order)...); err == nil || !strings.Contains(out, "Server requires External Account Binding") {
 		t.Fatalf("lego run without EAB on a requireEAB profile: %v; want it to see that the profile requires EAB", err)
 	}
 	var key struct{ KID, HMAC string }
-	if err := json.Unmarshal([]byte(acmeraCLI(t, srv, "eab", "create", "--profile", "teams", "--allow", "*.team-a.test")), &key); err != nil || key.KID == "" {
+	if err := json.Unmarshal([]byte(acmeraCLI(t, e.srv, "eab", "create", "--profile", "teams", "--allow", "*.team-a.test")), &key); err != nil || key.KID == "" {
 		t.Fatalf("eab create: %v", err)
 	}
 	lego.Must(slices.Concat(account, []string{"--eab", "--kid", key.KID, "--hmac", key.HMAC}, order)...)
-	legoCert(t, lego, srv, "lego.team-a.test")
+	legoCert(t, lego, e.srv, "lego.team-a.test")
 }
 
 // domains are lego's --domains flags for names.
