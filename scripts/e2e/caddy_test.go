@@ -17,8 +17,8 @@ import (
 
 // caddyfile is the Caddyfile of TestCaddy: acmera as the only CA
 // (acme_ca, acme_ca_root), Caddy on loopback ports, its storage in the
-// test's directory, no admin endpoint, no local CA nor system trust store,
-// and one site per challenge type, the other one disabled.
+// test's directory, no admin endpoint, no system trust store, no HTTP/3
+// (no UDP port), and one site per challenge type, the other one disabled.
 const caddyfile = `{
 	admin off
 	persist_config off
@@ -31,6 +31,9 @@ const caddyfile = `{
 	acme_ca_root %s
 	email ops@caddy.e2e.test
 	ocsp_stapling off
+	servers {
+		protocols h1 h2
+	}
 }
 
 caddy-http.e2e.test {
