@@ -6,10 +6,13 @@
 #   3. the Firestore emulator (scripts/firestore-emulator.sh), so the store
 #      conformance suite also runs on pkg/store/firestore, and a Vault
 #      server binary (scripts/vault-build.sh, built once and cached; VAULT_BIN
-#      set in the environment skips the build) for pkg/ca/vault
+#      set in the environment skips the build) for pkg/ca/vault, and the
+#      lego CLI and Caddy (scripts/lego-build.sh, scripts/caddy-build.sh,
+#      likewise cached; LEGO_BIN and CADDY_BIN skip the builds)
 #   4. go test -count=1 ./... (unit tests, the conformance suite, the
-#      end-to-end runs of certbot, x/crypto/acme and cert-manager's client
-#      in scripts/e2e), then -race on a concurrency-heavy subset
+#      end-to-end runs of certbot, lego, Caddy, x/crypto/acme and
+#      cert-manager's client in scripts/e2e), then -race on a
+#      concurrency-heavy subset
 #   5. each native fuzz target (func FuzzXxx in pkg/ and functions/) for
 #      ACMERA_FUZZ_TIME, one at a time (go test -fuzz takes one package and
 #      one target); a failing input is written to the package's
@@ -24,7 +27,8 @@
 #   GO_TEST_FLAGS     extra go test flags (e.g. -v)
 #   ACMERA_TEST_RACE  0 skips the -race pass (default 1)
 #   ACMERA_FUZZ_TIME  -fuzztime per fuzz target (default 15s); 0 skips fuzzing
-#   CI                true makes the certbot e2e test fail (not skip) without certbot
+#   CI                true makes the certbot, lego, Caddy and Vault tests fail
+#                     (not skip) without their binaries
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -105,6 +109,25 @@ if vault_bin="$(scripts/vault-build.sh)"; then
 else
 	fail "scripts/vault-build.sh: no Vault binary (the Vault tests fail without one in CI)"
 fi
+
+# client_bin NAME VAR SCRIPT VERSION-ARGS...: build (or find in the cache)
+# a client for the end-to-end tests with SCRIPT, export VAR, and say how
+# long it took.
+client_bin() {
+	local name="$1" var="$2" script="$3" start=$SECONDS bin
+	shift 3
+	step "$name binary ($script)"
+	if bin="$("$script")"; then
+		export "$var=$bin"
+		echo "$var=$bin ($("$bin" "$@" 2>/dev/null | head -n 1 || echo '?')); $((SECONDS - start)) s"
+	else
+		fail "$script: no $name binary (the $name e2e test fails without one in CI)"
+	fi
+}
+# The lego CLI and Caddy are real clients of scripts/e2e; each first build
+# takes minutes and is cached outside the repository.
+client_bin lego LEGO_BIN scripts/lego-build.sh --version
+client_bin Caddy CADDY_BIN scripts/caddy-build.sh version
 
 step "go test -count=1 -timeout $timeout ./..."
 gotest "$work/test.log" -count=1 -timeout "$timeout" "${extra[@]}" ./... || fail "go test ./..."

@@ -1,6 +1,6 @@
 // Package e2e holds the end-to-end tests of acmera: real ACME clients
-// (golang.org/x/crypto/acme, cert-manager's forked ACME client, certbot)
-// and hand-made JWS requests against the real acmera binary, run as a
+// (golang.org/x/crypto/acme, cert-manager's forked ACME client, certbot,
+// the lego CLI, Caddy) and hand-made JWS requests against the real acmera binary, run as a
 // separate process on loopback with its own data directory (RFC 8555 end
 // to end, plus RFC 8737 tls-alpn-01 and RFC 8738 IP identifiers).
 //
@@ -10,6 +10,9 @@
 // server's validation at them with ACMERA_HTTP01_PORT,
 // ACMERA_TLSALPN01_PORT and ACMERA_RESOLVERS.
 //
-// certbot tests need certbot (Debian's package) on PATH: they skip when it
-// is missing, except with CI=true, where a missing certbot fails.
+// certbot tests need certbot (Debian's package) on PATH; the lego and
+// Caddy tests need the binaries that scripts/lego-build.sh and
+// scripts/caddy-build.sh build and cache (LEGO_BIN and CADDY_BIN, which
+// scripts/test.sh sets, else lego and caddy on PATH). A test whose client
+// is missing skips, except with CI=true, where it fails.
 package e2e

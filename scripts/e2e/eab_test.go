@@ -15,8 +15,9 @@ import (
 	"github.com/acmera/acmera/scripts/internal/e2eutil"
 )
 
-// eabProfiles has an open default profile and "teams", which requires EAB.
-const eabProfiles = `{"profiles":{"acme":{"allowAnyName":true},"teams":{"allowAnyName":true,"requireEAB":true}}}`
+// eabProfiles has an open default profile (wildcards too, for lego's
+// dns-01) and "teams", which requires EAB.
+const eabProfiles = `{"profiles":{"acme":{"allowAnyName":true,"allowWildcards":true},"teams":{"allowAnyName":true,"requireEAB":true}}}`
 
 // acmeraCLI runs `acmera args...` with the server's environment (its data
 // directory and profiles), bounded by a minute, and returns its stdout.

@@ -1,6 +1,10 @@
 package e2e
 
 import (
+	"encoding/json"
+	"os"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/acmera/acmera/scripts/internal/e2eutil"
@@ -61,4 +65,40 @@ func newEnv(t *testing.T) *env {
 	e := &env{Responders: e2eutil.StartResponders(t, false)}
 	e.Srv = startServer(t, e2eutil.ServerConfig{HTTP01Port: e.HTTP01.Port, TLSALPN01Port: e.ALPN.Port, Resolver: e.DNS.Addr()})
 	return e
+}
+
+// logEvents are the server's JSON log lines whose "event" is event, in
+// order (lines that are not JSON, such as the start-up banner, are
+// skipped).
+func logEvents(t *testing.T, srv *server, event string) []map[string]any {
+	t.Helper()
+	b, err := os.ReadFile(srv.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []map[string]any
+	for line := range strings.Lines(string(b)) {
+		var ev map[string]any
+		if json.Unmarshal([]byte(line), &ev) == nil && ev["event"] == event {
+			evs = append(evs, ev)
+		}
+	}
+	return evs
+}
+
+// wantValidated checks that the challenges validated for identifier (the
+// server's challenge.validated events with valid true) were of the types
+// want, in order.
+func wantValidated(t *testing.T, srv *server, identifier string, want ...string) {
+	t.Helper()
+	var got []string
+	for _, ev := range logEvents(t, srv, "challenge.validated") {
+		if ev["identifier"] == identifier && ev["valid"] == true {
+			typ, _ := ev["challenge"].(string)
+			got = append(got, typ)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("challenges validated for %s: %q, want %q", identifier, got, want)
+	}
 }
