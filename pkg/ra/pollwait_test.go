@@ -79,8 +79,12 @@ func TestPollWaitsForValidation(t *testing.T) {
 			if _, _, err := f.ra.AnswerChallenge(ctx, f.acct, ChallengeAnswer{AuthzID: az.ID, ChallengeID: az.Challenges[0].ID}); err != nil {
 				t.Fatal(err)
 			}
-			if tc.runTask {
+			done := make(chan struct{})
+			if !tc.runTask {
+				close(done)
+			} else {
 				time.AfterFunc(30*time.Millisecond, func() {
+					defer close(done)
 					f.q.mu.Lock()
 					task := f.q.tasks[0]
 					f.q.tasks = f.q.tasks[1:]
@@ -99,7 +103,12 @@ func TestPollWaitsForValidation(t *testing.T) {
 			if took < tc.minTook || took > tc.maxTook {
 				t.Fatalf("poll took %v, want between %v and %v", took, tc.minTook, tc.maxTook)
 			}
-			time.Sleep(50 * time.Millisecond) // let a late task finish before the fixture closes
+			// The task must finish before the fixture closes its store.
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Fatal("the validation task did not finish")
+			}
 		})
 	}
 }
