@@ -15,6 +15,7 @@ import (
 
 	"github.com/acmera/acmera/pkg/ca"
 	"github.com/acmera/acmera/pkg/core"
+	"github.com/acmera/acmera/pkg/metrics"
 	"github.com/acmera/acmera/pkg/policy"
 	"github.com/acmera/acmera/pkg/problem"
 	"github.com/acmera/acmera/pkg/queue"
@@ -72,6 +73,9 @@ type Config struct {
 	// instances share it; zero means DefaultNewAccountsPerHour, negative no
 	// limit.
 	NewAccountsPerHour int
+	// Metrics receives issuances, validations, CA calls, rate-limit
+	// refusals and the reconciler's counts; nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // DefaultNewAccountsPerHour is Config.NewAccountsPerHour's default: far
@@ -100,6 +104,7 @@ type RA struct {
 	newAccountRate     int // new accounts per client address per hour; <= 0 none
 	pollWait           time.Duration
 	waiters            *resultWaiters
+	metrics            *metrics.Metrics // nil records nothing
 }
 
 // New returns an RA.
@@ -137,6 +142,7 @@ func New(cfg Config) (*RA, error) {
 	}
 	r.pollWait = min(max(cfg.PollWait, 0), MaxPollWait)
 	r.waiters = newResultWaiters()
+	r.metrics = cfg.Metrics
 	return r, nil
 }
 
