@@ -133,11 +133,11 @@ func New(mp metric.MeterProvider) (*Metrics, error) {
 	if err != nil {
 		return nil, err
 	}
-	if m.processingGauge, err = meter.Int64ObservableGauge(NameProcessing, metric.WithUnit("1"),
+	if m.processingGauge, err = meter.Int64ObservableGauge(NameProcessing, metric.WithUnit("{item}"),
 		metric.WithDescription("Orders and challenges the last reconcile pass found processing, by kind.")); err != nil {
 		return nil, fmt.Errorf("metric.Meter.Int64ObservableGauge(%s): %w", NameProcessing, err)
 	}
-	if m.stuckGauge, err = meter.Int64ObservableGauge(NameStuck, metric.WithUnit("1"),
+	if m.stuckGauge, err = meter.Int64ObservableGauge(NameStuck, metric.WithUnit("{item}"),
 		metric.WithDescription("Orders and challenges the last reconcile pass found stuck (processing past their task) and re-ran, by kind.")); err != nil {
 		return nil, fmt.Errorf("metric.Meter.Int64ObservableGauge(%s): %w", NameStuck, err)
 	}
