@@ -7,7 +7,8 @@
 #   3. assertions on the basic example's plan (terraform show -json): both
 #      Cloud Run services, the queue, the TTL fields, the service accounts and
 #      their IAM bindings, one google_firestore_index per entry of
-#      terraform/firestore_indexes.json; on the vault and aws-private-ca
+#      terraform/firestore_indexes.json, the monitoring dashboard and alert
+#      policies (and none with enable_monitoring=false); on the vault and aws-private-ca
 #      plans and a module plan with every Vault login: the generated
 #      backends, their secret volumes and bindings, the ACME service's egress
 #
@@ -73,6 +74,8 @@ plan module-full terraform -var project_id=$project -var image="$image" -var cre
   -var profiles_secret_id=acmera-profiles -var nonce_key="$(printf 'A%.0s' $(seq 43))=" -var enable_revocation=true \
   -var 'validation_networks=["10.0.0.0/8","fd00::/8"]'
 plan basic terraform/examples/basic -var project_id=$project -var ca_pool_id="$pool"
+plan module-nomon terraform -var project_id=$project -var image="$image" -var ca_pool_id="$pool" -var vpc_connector_cidr=10.8.0.0/28 \
+  -var 'profiles_json={"profiles":{"acme":{"dnsSuffixes":["internal.example.com"]}}}' -var enable_monitoring=false
 plan internal-lb-gke terraform/examples/internal-lb-gke -var project_id=$project -var ca_pool_id="$pool" \
   -var proxy_only_subnet_cidr=10.129.0.0/23 -var lb_ssl_certificate_id="projects/$project/regions/us-central1/sslCertificates/acme"
 plan new-ca-pool terraform/examples/new-ca-pool -var project_id=$project
@@ -138,14 +141,25 @@ binding() { # TYPE ROLE MEMBER
 want "acme: datastore.user (database-scoped)" "$(binding google_project_iam_member roles/datastore.user "$(m acme)")"
 want "validator: datastore.user (database-scoped)" "$(binding google_project_iam_member roles/datastore.user "$(m validator)")"
 want "datastore.user bindings carry a database condition" \
-  "$rcs | map(select(.type == \"google_project_iam_member\")) | all(.change.after.condition[0].expression | contains(\"/databases/\"))"
+  "$rcs | map(select(.type == \"google_project_iam_member\" and .change.after.role == \"roles/datastore.user\")) | all(.change.after.condition[0].expression | contains(\"/databases/\"))"
 want "acme: cloudtasks.enqueuer on the queue" "$(binding google_cloud_tasks_queue_iam_member roles/cloudtasks.enqueuer "$(m acme)")"
 want "acme: serviceAccountUser on the tasks account" "$(binding google_service_account_iam_member roles/iam.serviceAccountUser "$(m acme)")"
 want "acme: certificateRequester on the pool" "$(binding google_privateca_ca_pool_iam_member roles/privateca.certificateRequester "$(m acme)")"
 want "tasks: run.invoker on the validator only" \
   "$rcs | map(select(.type == \"google_cloud_run_v2_service_iam_member\")) | length == 1 and .[0].change.after.name == \"acmera-validator\" and .[0].change.after.member == \"$(m tasks)\" and .[0].change.after.role == \"roles/run.invoker\""
-want "no project-wide role beyond datastore.user" \
-  "$rcs | map(select(.type == \"google_project_iam_member\" and .change.after.role != \"roles/datastore.user\")) | length == 0"
+want "acme, validator: monitoring.metricWriter (enable_monitoring)" \
+  "($(binding google_project_iam_member roles/monitoring.metricWriter "$(m acme)")) and ($(binding google_project_iam_member roles/monitoring.metricWriter "$(m validator)"))"
+want "no project-wide role beyond datastore.user and monitoring.metricWriter" \
+  "$rcs | map(select(.type == \"google_project_iam_member\" and .change.after.role != \"roles/datastore.user\" and .change.after.role != \"roles/monitoring.metricWriter\")) | length == 0"
+for s in acme validator; do
+  want "$s exports metrics to Cloud Monitoring (ACMERA_METRICS=cloudmonitoring)" "($(envof $s)).ACMERA_METRICS == \"cloudmonitoring\""
+done
+want "one monitoring dashboard with the issuance, validation, CA p95, rate-limit and stuck-order tiles" \
+  "$rcs | map(select(.type == \"google_monitoring_dashboard\")) | length == 1 and (.[0].change.after.dashboard_json | fromjson | [.mosaicLayout.tiles[].widget.xyChart.dataSets[0].timeSeriesQuery.timeSeriesFilter.filter] | (any(contains(\"acmera.issuances\")) and any(contains(\"acmera.validations\")) and any(contains(\"acmera.ca.call.duration\")) and any(contains(\"acmera.ratelimit.refusals\")) and any(contains(\"acmera.reconcile.stuck\"))))"
+want "alert policies: issuance errors, validation failures, CA unavailable, p95 finalize latency, queue backlog" \
+  "$rcs | map(select(.type == \"google_monitoring_alert_policy\") | .name) | sort == [\"ca_unavailable\", \"finalize_latency\", \"issuance_errors\", \"queue_backlog\", \"validation_failures\"]"
+want "queue backlog alert watches the Cloud Tasks queue depth" \
+  "$rcs | map(select(.type == \"google_monitoring_alert_policy\" and .name == \"queue_backlog\"))[0].change.after.conditions[0].condition_threshold[0].filter | contains(\"cloudtasks.googleapis.com/queue/depth\")"
 want "no allUsers/allAuthenticatedUsers binding" \
   "[.resource_changes[].change.after.member? // empty | select(. == \"allUsers\" or . == \"allAuthenticatedUsers\")] | length == 0"
 n="$(jq length terraform/firestore_indexes.json)"
@@ -195,5 +209,13 @@ want "backends: ACME service on Direct VPC egress, all traffic, its own tag" \
   "($(svc acme)).template[0].vpc_access[0] | .egress == \"ALL_TRAFFIC\" and .network_interfaces[0].tags == [\"acmera-acme\"]"
 want "backends: no env var holds the secret ID" \
   "[.resource_changes[] | select(.type == \"google_cloud_run_v2_service\") | .change.after.template[0].containers[0].env[] | .value // \"\" | select(contains(\"s.secret-id\"))] | length == 0"
+
+# enable_monitoring = false: no dashboard, alerts or metricWriter, metrics off.
+b="$out/module-nomon.json"
+want "no monitoring: no dashboard, no alert policy, no metricWriter" \
+  "$rcs | map(select(.type == \"google_monitoring_dashboard\" or .type == \"google_monitoring_alert_policy\" or .change.after.role? == \"roles/monitoring.metricWriter\")) | length == 0"
+for s in acme validator; do
+  want "no monitoring: $s has ACMERA_METRICS=off" "($(envof $s)).ACMERA_METRICS == \"off\""
+done
 
 echo "terraform-check: OK"

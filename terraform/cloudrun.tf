@@ -18,6 +18,7 @@ locals {
       ACMERA_TASKS_SERVICE_ACCOUNT = local.tasks_email
       ACMERA_VALIDATOR_URL         = local.validator_url
       ACMERA_BASE_URL              = local.base_url
+      ACMERA_METRICS               = var.enable_monitoring ? "cloudmonitoring" : "off"
     },
     var.profiles_json != null ? { ACMERA_PROFILES_JSON = local.profiles_json_env } : {},
     var.profiles_allow_any ? { ACMERA_PROFILES_ALLOW_ANY = "true" } : {},

@@ -4,7 +4,7 @@
  *
  * This file holds the shared names, the project services and the cross-variable
  * checks; the other files are split by concern (iam.tf, firestore.tf, tasks.tf,
- * cas.tf, backends.tf, secrets.tf, network.tf, cloudrun.tf, lb.tf).
+ * cas.tf, backends.tf, secrets.tf, network.tf, cloudrun.tf, lb.tf, monitoring.tf).
  */
 
 data "google_project" "this" {
@@ -103,6 +103,7 @@ locals {
     "iam.googleapis.com",
     "cloudresourcemanager.googleapis.com",
     var.vpc_egress == "connector" ? "vpcaccess.googleapis.com" : "",
+    var.enable_monitoring ? "monitoring.googleapis.com" : "",
     var.vpc_egress == "direct" || var.create_internal_lb ? "compute.googleapis.com" : "",
   ]))
 }

@@ -617,3 +617,42 @@ variable "lb_ssl_private_key" {
   default     = null
   sensitive   = true
 }
+
+# ---------------------------------------------------------------- monitoring
+
+variable "enable_monitoring" {
+  description = "Export acmera's metrics to Cloud Monitoring (ACMERA_METRICS=cloudmonitoring, roles/monitoring.metricWriter for both services) and create its dashboard and alert policies; false sets ACMERA_METRICS=off and creates none of them."
+  type        = bool
+  default     = true
+}
+
+variable "monitoring_notification_channels" {
+  description = "Notification channel IDs (projects/P/notificationChannels/N) the alert policies notify; empty creates the policies without notifications (they still open incidents)."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for c in var.monitoring_notification_channels : can(regex("^projects/[^/]+/notificationChannels/[^/]+$", c))])
+    error_message = "monitoring_notification_channels entries must be projects/P/notificationChannels/N."
+  }
+}
+
+variable "monitoring_alert_thresholds" {
+  description = "Thresholds of the alert policies: the share of finalizes that end other than issued, failed validations per second, the share of CA calls that fail transiently (per backend), the p95 finalize latency in seconds, and the validation queue's depth in tasks."
+  type = object({
+    issuance_error_ratio      = optional(number, 0.05)
+    validation_failures_per_s = optional(number, 0.5)
+    ca_transient_ratio        = optional(number, 0.5)
+    finalize_p95_seconds      = optional(number, 30)
+    queue_depth               = optional(number, 1000)
+  })
+  default = {}
+
+  validation {
+    condition = (var.monitoring_alert_thresholds.issuance_error_ratio > 0 && var.monitoring_alert_thresholds.issuance_error_ratio <= 1 &&
+      var.monitoring_alert_thresholds.ca_transient_ratio > 0 && var.monitoring_alert_thresholds.ca_transient_ratio <= 1 &&
+      var.monitoring_alert_thresholds.validation_failures_per_s > 0 && var.monitoring_alert_thresholds.finalize_p95_seconds > 0 &&
+    var.monitoring_alert_thresholds.queue_depth > 0)
+    error_message = "monitoring_alert_thresholds: the ratios must be in (0, 1], the other values positive."
+  }
+}

@@ -90,8 +90,10 @@ func cloudTestEnv(target string, port int) map[string]string {
 	}
 }
 
-// offlineEndpoints keeps the cloud clients on loopback.
+// offlineEndpoints keeps the cloud clients on loopback, and the metrics
+// off (ACMERA_METRICS defaults to Cloud Monitoring).
 var offlineEndpoints = map[string]string{
+	"ACMERA_METRICS":          "off",
 	"FIRESTORE_EMULATOR_HOST": "127.0.0.1:1",
 	"ACMERA_CAS_ENDPOINT":     "127.0.0.1:1",
 	"ACMERA_TASKS_ENDPOINT":   "127.0.0.1:1",

@@ -14,6 +14,7 @@ import (
 
 	"github.com/acmera/acmera/pkg/ca"
 	"github.com/acmera/acmera/pkg/logging"
+	"github.com/acmera/acmera/pkg/metrics"
 	"github.com/acmera/acmera/pkg/nonce"
 	"github.com/acmera/acmera/pkg/policy"
 	"github.com/acmera/acmera/pkg/queue"
@@ -60,13 +61,16 @@ type Parts struct {
 	TrustedProxies []netip.Prefix
 	// TermsOfService and Website are the directory's meta URLs.
 	TermsOfService, Website string
+	// Metrics receives the RA's, the WFE's and the nonce service's
+	// measurements; nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // NewRA builds the registration authority from parts.
 func NewRA(p Parts) (*ra.RA, error) {
 	r, err := ra.New(ra.Config{Store: p.Store, Queue: p.Queue, Validator: p.Validator, Issuer: p.Issuer, Backends: p.Backends,
 		Policy: p.Policy, Logger: p.Logger, Clock: p.Clock, PollWait: p.PollWait, AccountCacheTTL: p.AccountCacheTTL,
-		NewAccountsPerHour: p.NewAccountsPerHour, FinalizeRetryDelay: p.FinalizeRetryDelay})
+		NewAccountsPerHour: p.NewAccountsPerHour, FinalizeRetryDelay: p.FinalizeRetryDelay, Metrics: p.Metrics})
 	if err != nil {
 		return nil, fmt.Errorf("ra.New: %w", err)
 	}
@@ -78,12 +82,12 @@ func NewHandler(r *ra.RA, p Parts) (http.Handler, error) {
 	if p.Logger == nil {
 		return nil, errors.New("acme: no logger")
 	}
-	n, err := nonce.New(nonce.Config{Key: p.NonceKey, Used: p.Store, Clock: p.Clock})
+	n, err := nonce.New(nonce.Config{Key: p.NonceKey, Used: p.Store, Clock: p.Clock, Metrics: p.Metrics})
 	if err != nil {
 		return nil, fmt.Errorf("nonce.New: %w", err)
 	}
 	w, err := wfe.New(wfe.Config{RA: r, Nonces: n, BaseURL: p.BaseURL, Logger: p.Logger, TrustedProxies: p.TrustedProxies,
-		TermsOfService: p.TermsOfService, Website: p.Website})
+		TermsOfService: p.TermsOfService, Website: p.Website, Metrics: p.Metrics})
 	if err != nil {
 		return nil, fmt.Errorf("wfe.New: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"google.golang.org/api/option"
@@ -35,11 +36,21 @@ func runFunction(ctx context.Context, target string, env func(string) string, st
 		return err
 	}
 	log := logging.New(stderr, logLevel(cfg.LogLevel), cfg.ProjectID)
+	service := env("K_SERVICE")
+	if service == "" {
+		service = "acmera-" + strings.ToLower(target)
+	}
+	m, stopMetrics, err := startCloudMetrics(ctx, cfg, service, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	parts, closeParts, err := cloudParts(ctx, cfg, env("FIRESTORE_EMULATOR_HOST"), log)
 	if err != nil {
 		return err
 	}
 	defer closeParts()
+	parts.Metrics = m
 	r, err := acmefn.NewRA(parts)
 	if err != nil {
 		return err

@@ -49,6 +49,11 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 		return err
 	}
 	log := logging.New(stderr, logLevel(cfg.LogLevel), "")
+	m, stopMetrics, err := startEmbeddedMetrics(cfg.MetricsAddr, log)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("ACMERA_DATA_DIR: %w", err)
 	}
@@ -91,7 +96,7 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 		NonceKey: nonce.NewKey(), BaseURL: cfg.BaseURL, Logger: log, PollWait: pollWait, AccountCacheTTL: accountCacheTTL,
 		TermsOfService: cfg.TermsOfService, Website: cfg.Website,
 		NewAccountsPerHour: cfg.NewAccountsPerHour, TrustedProxies: cfg.TrustedProxies,
-		FinalizeRetryDelay: cfg.FinalizeRetryDelay}
+		FinalizeRetryDelay: cfg.FinalizeRetryDelay, Metrics: m}
 	if r, err = acmefn.NewRA(parts); err != nil {
 		return err
 	}

@@ -51,7 +51,18 @@ type Cloud struct {
 	// often, event "firestore.ops", to attribute Firestore cost to load;
 	// empty, the default, counts nothing.
 	OpsLogInterval time.Duration
+	// Metrics is ACMERA_METRICS: where the functions export their metrics,
+	// MetricsCloudMonitoring (the default: Cloud Monitoring in the
+	// project, as custom metrics workload.googleapis.com/acmera.*) or
+	// MetricsOff.
+	Metrics string
 }
+
+// ACMERA_METRICS values.
+const (
+	MetricsCloudMonitoring = "cloudmonitoring"
+	MetricsOff             = "off"
+)
 
 // cloudRunFrontEnd is ACMERA_TRUSTED_PROXIES's default in the cloud: Cloud
 // Run's front end connects to the container from a link-local address and
@@ -92,6 +103,13 @@ func ReadCloud(env Getenv) (*Cloud, error) {
 			return nil, fmt.Errorf("ACMERA_FIRESTORE_OPS_LOG_INTERVAL=%q: must be a duration of at least 100ms, like \"10s\"", v)
 		}
 		cl.OpsLogInterval = d
+	}
+	switch cl.Metrics = env("ACMERA_METRICS"); cl.Metrics {
+	case "":
+		cl.Metrics = MetricsCloudMonitoring
+	case MetricsCloudMonitoring, MetricsOff:
+	default:
+		return nil, fmt.Errorf("ACMERA_METRICS=%q: must be %s or %s", cl.Metrics, MetricsCloudMonitoring, MetricsOff)
 	}
 	if cl.FirestoreDatabase == "" {
 		cl.FirestoreDatabase = "(default)"

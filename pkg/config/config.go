@@ -92,6 +92,11 @@ type Embedded struct {
 	// Hostnames are extra names for the HTTPS certificate
 	// (ACMERA_HOSTNAMES, comma-separated).
 	Hostnames []string
+	// MetricsAddr is ACMERA_METRICS_ADDR, host:port: where the Prometheus
+	// text exposition is served at /metrics, over plain HTTP and without
+	// authentication (so keep it on loopback or a private network); empty,
+	// the default, serves no metrics.
+	MetricsAddr string
 }
 
 func list(v string) []string {
@@ -291,6 +296,11 @@ func ReadEmbedded(env Getenv) (*Embedded, error) {
 	}
 	if _, p, err := net.SplitHostPort(e.Addr); err != nil || p == "" {
 		return nil, fmt.Errorf("ACMERA_ADDR=%q: must be host:port", e.Addr)
+	}
+	if e.MetricsAddr = env("ACMERA_METRICS_ADDR"); e.MetricsAddr != "" {
+		if _, p, err := net.SplitHostPort(e.MetricsAddr); err != nil || p == "" {
+			return nil, fmt.Errorf("ACMERA_METRICS_ADDR=%q: must be host:port, like 127.0.0.1:9464", e.MetricsAddr)
+		}
 	}
 	for _, h := range e.Hostnames {
 		if strings.ContainsAny(h, " /:") && net.ParseIP(h) == nil {

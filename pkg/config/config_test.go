@@ -20,6 +20,12 @@ func TestEmbeddedDefaults(t *testing.T) {
 	if c.Policy.Profile("acme") == nil || !c.Policy.Profile("acme").AllowAnyName {
 		t.Fatal("embedded default must allow any name")
 	}
+	if c.MetricsAddr != "" {
+		t.Fatalf("MetricsAddr %q by default, want none (no metrics listener)", c.MetricsAddr)
+	}
+	if c, err := ReadEmbedded(envOf(map[string]string{"ACMERA_METRICS_ADDR": "127.0.0.1:9464"})); err != nil || c.MetricsAddr != "127.0.0.1:9464" {
+		t.Fatalf("ACMERA_METRICS_ADDR: %v %v", c, err)
+	}
 }
 
 func TestNewAccountRateAndProxies(t *testing.T) {
@@ -58,6 +64,7 @@ func TestInvalidNamesTheVariable(t *testing.T) {
 		"ACMERA_WEBSITE":              {"ACMERA_WEBSITE": "ftp://pki.example.com"},
 		"ACMERA_NEW_ACCOUNT_RATE":     {"ACMERA_NEW_ACCOUNT_RATE": "-5"},
 		"ACMERA_TRUSTED_PROXIES":      {"ACMERA_TRUSTED_PROXIES": "10.0.0.0/8,proxy.internal"},
+		"ACMERA_METRICS_ADDR":         {"ACMERA_METRICS_ADDR": "9464"},
 	}
 	for name, env := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -148,6 +155,18 @@ func TestCloud(t *testing.T) {
 		t.Fatalf("ACMERA_FIRESTORE_OPS_LOG_INTERVAL=1ms: %v, want an error naming it", err)
 	}
 	delete(full, "ACMERA_FIRESTORE_OPS_LOG_INTERVAL")
+	if c.Metrics != MetricsCloudMonitoring {
+		t.Fatalf("ACMERA_METRICS defaults to %q, want %q", c.Metrics, MetricsCloudMonitoring)
+	}
+	full["ACMERA_METRICS"] = "off"
+	if c, err := ReadCloud(envOf(full)); err != nil || c.Metrics != MetricsOff {
+		t.Fatalf("ACMERA_METRICS=off: %q %v", c.Metrics, err)
+	}
+	full["ACMERA_METRICS"] = "prometheus"
+	if _, err := ReadCloud(envOf(full)); err == nil || !strings.Contains(err.Error(), "ACMERA_METRICS") {
+		t.Fatalf("ACMERA_METRICS=prometheus: %v, want an error naming it", err)
+	}
+	delete(full, "ACMERA_METRICS")
 	for _, name := range []string{"GOOGLE_CLOUD_PROJECT", "ACMERA_CAS_POOL", "ACMERA_TASKS_QUEUE", "ACMERA_TASKS_SERVICE_ACCOUNT", "ACMERA_VALIDATOR_URL", "ACMERA_NONCE_KEY"} {
 		t.Run("missing "+name, func(t *testing.T) {
 			env := map[string]string{}

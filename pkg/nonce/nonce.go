@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/acmera/acmera/pkg/metrics"
 	"github.com/acmera/acmera/pkg/store"
 )
 
@@ -42,6 +43,7 @@ type Service struct {
 	used     store.Nonces
 	now      func() time.Time
 	macs     sync.Pool
+	metrics  *metrics.Metrics
 }
 
 // Config configures a Service.
@@ -54,6 +56,8 @@ type Config struct {
 	Used store.Nonces
 	// Clock returns the current time; default time.Now.
 	Clock func() time.Time
+	// Metrics counts rejected nonces by reason; nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // New returns a Service.
@@ -64,7 +68,7 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Used == nil {
 		return nil, errors.New("nonce: no redemption store")
 	}
-	s := &Service{key: append([]byte(nil), cfg.Key...), lifetime: cfg.Lifetime, used: cfg.Used, now: cfg.Clock}
+	s := &Service{key: append([]byte(nil), cfg.Key...), lifetime: cfg.Lifetime, used: cfg.Used, now: cfg.Clock, metrics: cfg.Metrics}
 	if s.lifetime <= 0 {
 		s.lifetime = time.Hour
 	}
@@ -112,39 +116,41 @@ func (s *Service) Issue() string {
 var encoding = base64.RawURLEncoding.Strict()
 
 // check verifies the seal and age of n with no I/O and returns when it
-// stops being redeemable.
-func (s *Service) check(n string) (time.Time, error) {
+// stops being redeemable, or why it is not (a metrics.Nonce* reason).
+func (s *Service) check(n string) (time.Time, string) {
 	if encoding.DecodedLen(len(n)) != rawLen {
-		return time.Time{}, ErrInvalid
+		return time.Time{}, metrics.NonceMalformed
 	}
 	var raw, want [rawLen]byte
 	if _, err := encoding.Decode(raw[:], []byte(n)); err != nil {
-		return time.Time{}, ErrInvalid
+		return time.Time{}, metrics.NonceMalformed
 	}
 	copy(want[:], raw[:tsLen+randLen])
 	s.seal(want[:])
 	if !hmac.Equal(raw[tsLen+randLen:], want[tsLen+randLen:]) {
-		return time.Time{}, ErrInvalid
+		return time.Time{}, metrics.NonceForged
 	}
 	issued := time.Unix(0, int64(binary.BigEndian.Uint64(raw[:tsLen])))
 	expires := issued.Add(s.lifetime)
 	now := s.now()
 	if now.After(expires) || issued.After(now.Add(time.Minute)) {
-		return time.Time{}, ErrInvalid
+		return time.Time{}, metrics.NonceExpired
 	}
-	return expires, nil
+	return expires, ""
 }
 
 // Redeem accepts n once: ErrInvalid if it is not a nonce this service
 // sealed, has expired or was already redeemed; another error if the
 // redemption could not be recorded.
 func (s *Service) Redeem(ctx context.Context, n string) error {
-	expires, err := s.check(n)
-	if err != nil {
-		return err
+	expires, reason := s.check(n)
+	if reason != "" {
+		s.metrics.NonceRejected(ctx, reason)
+		return ErrInvalid
 	}
 	if err := s.used.RedeemNonce(ctx, n, expires); err != nil {
 		if errors.Is(err, store.ErrConflict) {
+			s.metrics.NonceRejected(ctx, metrics.NonceReplayed)
 			return ErrInvalid
 		}
 		return fmt.Errorf("nonce: redeem: %w", err)

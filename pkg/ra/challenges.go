@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/acmera/acmera/pkg/core"
+	"github.com/acmera/acmera/pkg/metrics"
 	"github.com/acmera/acmera/pkg/problem"
 	"github.com/acmera/acmera/pkg/queue"
 	"github.com/acmera/acmera/pkg/store"
@@ -85,14 +86,17 @@ func (r *RA) validate(ctx context.Context, t queue.Task) error {
 	}
 	var prob *problem.Problem
 	validated := false // the VA ran: a failure counts against the identifier
+	var took time.Duration
 	if az.StatusAt(r.now()) == core.StatusExpired {
 		prob = problem.Malformedf("the authorization expired before it was validated")
 	} else {
 		validated = true
+		start := time.Now()
 		prob = r.va.Validate(ctx, va.Request{
 			Identifier: az.Identifier, Type: ch.Type, Token: ch.Token,
 			KeyAuthorization: ch.Token + "." + thumbprint, CAA: r.caaFor(az, t),
 		})
+		took = time.Since(start)
 	}
 	if prob != nil && prob.Identifier == nil {
 		prob = prob.WithIdentifier(az.Identifier)
@@ -111,8 +115,13 @@ func (r *RA) validate(ctx context.Context, t queue.Task) error {
 		return fmt.Errorf("store.RecordValidation: %w", err)
 	}
 	r.waiters.notify(authzKey(az.ID))
-	if prob != nil && validated {
-		r.countFailedValidation(ctx, az, now)
+	if validated {
+		outcome := metrics.ValidationValid
+		if prob != nil {
+			outcome = metrics.ValidationInvalid
+			r.countFailedValidation(ctx, az, now)
+		}
+		r.metrics.Validation(ctx, ch.Type, outcome, took)
 	}
 	attrs := []any{"event", "challenge.validated", "account", az.AccountID, "authz", az.ID, "order", az.OrderID,
 		"identifier", az.Identifier.Value, "challenge", ch.Type, "valid", prob == nil}

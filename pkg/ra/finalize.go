@@ -16,6 +16,7 @@ import (
 	"github.com/acmera/acmera/pkg/ca"
 	"github.com/acmera/acmera/pkg/certpem"
 	"github.com/acmera/acmera/pkg/core"
+	"github.com/acmera/acmera/pkg/metrics"
 	"github.com/acmera/acmera/pkg/problem"
 	"github.com/acmera/acmera/pkg/queue"
 	"github.com/acmera/acmera/pkg/store"
@@ -142,15 +143,17 @@ func (r *RA) issue(ctx context.Context, o *core.Order, csr *x509.CertificateRequ
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	issued, err := iss.Issue(ctx, req)
+	r.countCA(ctx, o.Backend, metrics.CAIssue, start, err)
 	var rejected *ca.RejectedError
 	switch {
 	case errors.As(err, &rejected):
-		return r.failFinalize(ctx, o, problem.BadCSRf("the CA refused to issue: %s", rejected.Detail))
+		return r.failFinalize(ctx, o, metrics.IssuanceRejected, problem.BadCSRf("the CA refused to issue: %s", rejected.Detail))
 	case errors.Is(err, ca.ErrMisconfigured):
 		r.log.ErrorContext(ctx, "the CA refused acmera's request: check the CA pool, template and acmera's permissions",
 			"event", "ca.misconfigured", "order", o.ID, "error", err.Error())
-		return r.failFinalize(ctx, o, problem.New(problem.ServerInternal, "the CA could not issue because of a server configuration error; the operator has been alerted"))
+		return r.failFinalize(ctx, o, metrics.IssuanceMisconfigured, problem.New(problem.ServerInternal, "the CA could not issue because of a server configuration error; the operator has been alerted"))
 	case err != nil:
 		// The order stays processing; the outbox task retries.
 		r.log.WarnContext(ctx, "CA issue failed; finalize will be retried", "order", o.ID, "error", err.Error())
@@ -170,7 +173,7 @@ func (r *RA) record(ctx context.Context, o *core.Order, req ca.IssueRequest, iss
 	var mismatch *ca.MismatchError
 	if err := ca.CheckIssued(req, leaf, r.now()); errors.As(err, &mismatch) {
 		r.revokeUnusable(ctx, o, cert, leaf, "the CA issued a certificate other than the one requested: "+mismatch.Detail)
-		return r.failFinalize(ctx, o, problem.New(problem.CAMisissued,
+		return r.failFinalize(ctx, o, metrics.IssuanceMisissued, problem.New(problem.CAMisissued,
 			"the CA returned a certificate that does not match the order (%s); it was revoked and not issued", mismatch.Detail))
 	} else if err != nil {
 		return nil, fmt.Errorf("ca.CheckIssued: %w", err)
@@ -188,6 +191,7 @@ func (r *RA) record(ctx context.Context, o *core.Order, req ca.IssueRequest, iss
 	if err != nil {
 		return nil, fmt.Errorf("store.CompleteFinalize: %w", err)
 	}
+	r.metrics.Issuance(ctx, o.Profile, r.backendName(o.Backend), metrics.IssuanceIssued, r.now().Sub(o.UpdatedAt))
 	r.log.InfoContext(ctx, "certificate issued", "event", "certificate.issue", "account", o.AccountID, "order", o.ID,
 		"identifiers", identValues(o.Identifiers), "serial", cert.Serial, "notAfter", cert.NotAfter,
 		"caResource", cert.CAResource, "profile", o.Profile)
@@ -225,7 +229,9 @@ func (r *RA) afterConflict(ctx context.Context, o *core.Order, cert *core.Certif
 func (r *RA) revokeUnusable(ctx context.Context, o *core.Order, cert *core.Certificate, leaf *x509.Certificate, why string) {
 	iss, err := r.issuer(o.Backend)
 	if err == nil {
+		start := time.Now()
 		err = iss.Revoke(ctx, ca.RevokeRequest{Cert: leaf, Resource: cert.CAResource, Reason: 0})
+		r.countCA(ctx, o.Backend, metrics.CARevoke, start, err)
 	}
 	errText := ""
 	if err != nil {
@@ -236,7 +242,9 @@ func (r *RA) revokeUnusable(ctx context.Context, o *core.Order, cert *core.Certi
 		"revoked", err == nil, "revokeError", errText)
 }
 
-func (r *RA) failFinalize(ctx context.Context, o *core.Order, prob *problem.Problem) (*core.Order, error) {
+// failFinalize ends a processing order invalid with prob; outcome is the
+// issuance outcome it counts (a metrics.Issuance* value).
+func (r *RA) failFinalize(ctx context.Context, o *core.Order, outcome string, prob *problem.Problem) (*core.Order, error) {
 	done, err := r.store.FailFinalize(ctx, o.ID, prob)
 	r.waiters.notify(orderKey(o.ID))
 	if errors.Is(err, store.ErrConflict) {
@@ -245,6 +253,7 @@ func (r *RA) failFinalize(ctx context.Context, o *core.Order, prob *problem.Prob
 	if err != nil {
 		return nil, fmt.Errorf("store.FailFinalize: %w", err)
 	}
+	r.metrics.Issuance(ctx, o.Profile, r.backendName(o.Backend), outcome, r.now().Sub(o.UpdatedAt))
 	r.log.WarnContext(ctx, "finalize failed", "event", "order.invalid", "order", o.ID, "problem", string(prob.Type), "detail", prob.Detail)
 	return done, nil
 }
@@ -278,7 +287,7 @@ func (r *RA) retryFinalize(ctx context.Context, t queue.Task) error {
 	}
 	csr, err := x509.ParseCertificateRequest(o.CSR)
 	if err != nil {
-		_, err := r.failFinalize(ctx, o, problem.BadCSRf("the stored CSR could not be parsed"))
+		_, err := r.failFinalize(ctx, o, metrics.IssuanceError, problem.BadCSRf("the stored CSR could not be parsed"))
 		return err
 	}
 	// A certificate the CA minted for an earlier attempt (its answer lost)
@@ -295,7 +304,9 @@ func (r *RA) retryFinalize(ctx context.Context, t queue.Task) error {
 		if err != nil {
 			return err
 		}
+		start := time.Now()
 		issued, err := f.Find(ctx, req)
+		r.countCA(ctx, o.Backend, metrics.CAFind, start, err)
 		var rejected *ca.RejectedError
 		switch {
 		case err == nil:
@@ -305,10 +316,10 @@ func (r *RA) retryFinalize(ctx context.Context, t queue.Task) error {
 			// The CA decided against the request it holds (AD CS: a
 			// certificate manager denied it, or it was not approved in
 			// time): the order ends with the CA's message, as in issue().
-			_, err := r.failFinalize(ctx, o, problem.BadCSRf("the CA refused to issue: %s", rejected.Detail))
+			_, err := r.failFinalize(ctx, o, metrics.IssuanceRejected, problem.BadCSRf("the CA refused to issue: %s", rejected.Detail))
 			return err
 		case errors.Is(err, ca.ErrNotIssued) && r.now().Sub(o.UpdatedAt) > r.finalizeTimeout:
-			_, err := r.failFinalize(ctx, o, problem.New(problem.ServerInternal, "the CA did not issue within %v; create a new order", r.finalizeTimeout))
+			_, err := r.failFinalize(ctx, o, metrics.IssuanceTimeout, problem.New(problem.ServerInternal, "the CA did not issue within %v; create a new order", r.finalizeTimeout))
 			return err
 		case !errors.Is(err, ca.ErrNotIssued) && o.CAResource != "":
 			// The CA holds a request for this order (recorded through

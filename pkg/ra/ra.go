@@ -16,6 +16,7 @@ import (
 
 	"github.com/acmera/acmera/pkg/ca"
 	"github.com/acmera/acmera/pkg/core"
+	"github.com/acmera/acmera/pkg/metrics"
 	"github.com/acmera/acmera/pkg/policy"
 	"github.com/acmera/acmera/pkg/problem"
 	"github.com/acmera/acmera/pkg/queue"
@@ -73,6 +74,9 @@ type Config struct {
 	// instances share it; zero means DefaultNewAccountsPerHour, negative no
 	// limit.
 	NewAccountsPerHour int
+	// Metrics receives issuances, validations, CA calls, rate-limit
+	// refusals and the reconciler's counts; nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // DefaultNewAccountsPerHour is Config.NewAccountsPerHour's default: far
@@ -101,6 +105,7 @@ type RA struct {
 	newAccountRate     int // new accounts per client address per hour; <= 0 none
 	pollWait           time.Duration
 	waiters            *resultWaiters
+	metrics            *metrics.Metrics // nil records nothing
 	// recMu guards rec, the reconciler of scheduled reconcile tasks.
 	recMu sync.Mutex
 	rec   *Reconciler
@@ -141,6 +146,7 @@ func New(cfg Config) (*RA, error) {
 	}
 	r.pollWait = min(max(cfg.PollWait, 0), MaxPollWait)
 	r.waiters = newResultWaiters()
+	r.metrics = cfg.Metrics
 	return r, nil
 }
 

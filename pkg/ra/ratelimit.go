@@ -36,6 +36,15 @@ const (
 	failedShards = 1
 )
 
+// The names of the limits, as the rate-limit refusals metric labels them:
+// the profile settings, and ACMERA_NEW_ACCOUNT_RATE's.
+const (
+	LimitOrdersPerHour            = "maxOrdersPerHour"
+	LimitFailedValidationsPerHour = "maxFailedValidationsPerHour"
+	LimitPendingAuthorizations    = "maxPendingAuthorizations"
+	LimitNewAccountsPerHour       = "newAccountsPerHour"
+)
+
 func ordersLimit(accountID string, max int) store.RateLimit {
 	return store.RateLimit{Key: "orders:" + accountID, Max: int64(max), Window: limitWindow, Shards: orderShards}
 }
@@ -67,6 +76,7 @@ func (r *RA) spendOrder(ctx context.Context, pr *policy.Profile, acct *core.Acco
 		return nil, fmt.Errorf("store.Spend(%s): %w", l.Key, err)
 	}
 	if !ok {
+		r.metrics.RateLimited(ctx, LimitOrdersPerHour)
 		return nil, problem.RateLimitedf(until.Sub(now), "rate limit maxOrdersPerHour exceeded: this account may place %d new orders per hour and has placed them all in the window %s to %s; retry after %s",
 			pr.MaxOrdersPerHour, rfc3339(l.WindowStart(now)), rfc3339(until), rfc3339(until))
 	}
@@ -113,6 +123,7 @@ func (r *RA) checkFailedValidations(ctx context.Context, pr *policy.Profile, ide
 	if len(subs) == 0 {
 		return nil
 	}
+	r.metrics.RateLimited(ctx, LimitFailedValidationsPerHour)
 	end := ls[0].WindowEnd(now)
 	p := problem.RateLimitedf(end.Sub(now), "rate limit maxFailedValidationsPerHour exceeded: %s failed validation %d or more times in the hour window %s to %s; retry after %s",
 		strings.Join(names, ", "), max, rfc3339(ls[0].WindowStart(now)), rfc3339(end), rfc3339(end))
@@ -147,6 +158,7 @@ func (r *RA) checkPendingAuthorizations(ctx context.Context, pr *policy.Profile,
 			return fmt.Errorf("store.NextPendingExpiry: %w", err)
 		}
 	}
+	r.metrics.RateLimited(ctx, LimitPendingAuthorizations)
 	return problem.RateLimitedf(retry.Sub(now), "rate limit maxPendingAuthorizations exceeded: this account may hold %d pending authorizations, has %d and the order needs %d more; validate or deactivate some, or retry after %s when the first expires",
 		max, n, fresh, rfc3339(retry))
 }
@@ -174,6 +186,7 @@ func (r *RA) spendNewAccount(ctx context.Context, source string, now time.Time) 
 		return nil, fmt.Errorf("store.Spend(%s): %w", l.Key, err)
 	}
 	if !ok {
+		r.metrics.RateLimited(ctx, LimitNewAccountsPerHour)
 		return nil, problem.RateLimitedf(until.Sub(now), "rate limit ACMERA_NEW_ACCOUNT_RATE exceeded: %d accounts may be created from %s per hour and all were in the window %s to %s; retry after %s",
 			r.newAccountRate, problem.Truncate(source, 64), rfc3339(l.WindowStart(now)), rfc3339(until), rfc3339(until))
 	}

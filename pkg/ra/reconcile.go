@@ -99,6 +99,7 @@ func (c *Reconciler) Pass(ctx context.Context) (ReconcileStats, error) {
 		}
 	}
 	c.seen = seen
+	c.ra.metrics.ReconcilePass(st.Orders, st.Challenges, st.Finalized, st.Validated)
 	if st.Finalized+st.Validated > 0 {
 		c.ra.log.InfoContext(ctx, "reconciled stuck work", "event", "reconcile", "processingOrders", st.Orders,
 			"processingChallenges", st.Challenges, "finalized", st.Finalized, "validated", st.Validated, "failed", st.Failed)

@@ -9,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/acmera/acmera/pkg/acme"
 	"github.com/acmera/acmera/pkg/ca"
 	"github.com/acmera/acmera/pkg/core"
+	"github.com/acmera/acmera/pkg/metrics"
 	"github.com/acmera/acmera/pkg/problem"
 	"github.com/acmera/acmera/pkg/store"
 )
@@ -61,7 +63,9 @@ func (r *RA) Revoke(ctx context.Context, req RevokeRequest) error {
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	err = iss.Revoke(ctx, ca.RevokeRequest{Cert: leaf, Resource: c.CAResource, Reason: reason})
+	r.countCA(ctx, c.Backend, metrics.CARevoke, start, err)
 	var rejected *ca.RejectedError
 	if errors.As(err, &rejected) {
 		return problem.Unauthorizedf("the CA refused to revoke: %s", rejected.Detail)

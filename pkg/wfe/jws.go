@@ -16,6 +16,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/acmera/acmera/pkg/core"
+	"github.com/acmera/acmera/pkg/metrics"
 	"github.com/acmera/acmera/pkg/nonce"
 	"github.com/acmera/acmera/pkg/problem"
 )
@@ -251,6 +252,7 @@ func (w *WFE) verify(ctx context.Context, r *http.Request, mode keyMode) (*signe
 		return nil, problem.Unauthorizedf("the JWS url %q does not match the request URL %q", problem.Truncate(h.URL, 200), want)
 	}
 	if h.Nonce == "" {
+		w.metrics.NonceRejected(ctx, metrics.NonceMissing)
 		return nil, problem.New(problem.BadNonce, "the JWS protected header has no nonce")
 	}
 	hasJWK, hasKID := len(h.JWK) > 0, h.KID != ""

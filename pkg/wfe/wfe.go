@@ -17,6 +17,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/acmera/acmera/pkg/metrics"
 	"github.com/acmera/acmera/pkg/nonce"
 	"github.com/acmera/acmera/pkg/problem"
 	"github.com/acmera/acmera/pkg/ra"
@@ -48,6 +49,9 @@ type Config struct {
 	// TermsOfService and Website are the directory's meta URLs (RFC 8555
 	// §7.1.1); empty leaves them out.
 	TermsOfService, Website string
+	// Metrics counts requests whose JWS carries no nonce (the nonce
+	// service counts the others it rejects); nil records nothing.
+	Metrics *metrics.Metrics
 }
 
 // WFE serves the ACME API.
@@ -61,6 +65,7 @@ type WFE struct {
 	retryAfter string
 	echo       *echo.Echo
 	keys       *keyCache
+	metrics    *metrics.Metrics
 }
 
 // New returns a WFE.
@@ -70,7 +75,7 @@ func New(cfg Config) (*WFE, error) {
 	}
 	w := &WFE{ra: cfg.RA, nonces: cfg.Nonces, base: strings.TrimSuffix(cfg.BaseURL, "/"),
 		maxBody: cfg.MaxBodyBytes, log: cfg.Logger, retryAfter: "1", keys: newKeyCache(100_000),
-		tos: cfg.TermsOfService, site: cfg.Website}
+		tos: cfg.TermsOfService, site: cfg.Website, metrics: cfg.Metrics}
 	if w.maxBody <= 0 {
 		w.maxBody = 64 << 10
 	}

@@ -68,6 +68,8 @@ func (s *stack) env(validatePort int) []string {
 		"GOOGLE_CLOUD_PROJECT="+s.Project,
 		"ACMERA_CAS_POOL="+casPool,
 		"ACMERA_CAS_ENDPOINT="+s.GCP.CAS,
+		// Cloud Monitoring is a network service: tests never export.
+		"ACMERA_METRICS=off",
 		"ACMERA_TASKS_QUEUE="+tasksQueue,
 		"ACMERA_TASKS_ENDPOINT="+s.GCP.Tasks,
 		"ACMERA_TASKS_SERVICE_ACCOUNT="+serviceAccount,
