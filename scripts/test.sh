@@ -2,14 +2,18 @@
 # test.sh: the one command that runs every check of acmera.
 #
 #   1. gofmt (fails on any unformatted file)
-#   2. go vet ./...
+#   2. go vet ./..., and in the nested module scripts/cmcontroller
 #   3. the Firestore emulator (scripts/firestore-emulator.sh), so the store
 #      conformance suite also runs on pkg/store/firestore, and a Vault
 #      server binary (scripts/vault-build.sh, built once and cached; VAULT_BIN
-#      set in the environment skips the build) for pkg/ca/vault
+#      set in the environment skips the build) for pkg/ca/vault, and
+#      kube-apiserver plus scripts/cmcontroller (the real cert-manager
+#      controllers) from scripts/k8s-build.sh, built once and cached, for
+#      scripts/e2e's TestCertManagerController
 #   4. go test -count=1 ./... (unit tests, the conformance suite, the
-#      end-to-end runs of certbot, x/crypto/acme and cert-manager's client
-#      in scripts/e2e), then -race on a concurrency-heavy subset
+#      end-to-end runs of certbot, x/crypto/acme, cert-manager's client
+#      and the real cert-manager controller in scripts/e2e), then -race on a
+#      concurrency-heavy subset
 #   5. each native fuzz target (func FuzzXxx in pkg/ and functions/) for
 #      ACMERA_FUZZ_TIME, one at a time (go test -fuzz takes one package and
 #      one target); a failing input is written to the package's
@@ -79,6 +83,8 @@ fi
 
 step "go vet ./..."
 go vet ./... || fail "go vet"
+# A nested module (cert-manager's controller dependencies stay out of go.mod).
+(cd scripts/cmcontroller && GOWORK=off go vet ./...) || fail "go vet (scripts/cmcontroller)"
 
 step "Firestore emulator"
 if [[ -x scripts/firestore-emulator.sh ]]; then
@@ -104,6 +110,21 @@ if vault_bin="$(scripts/vault-build.sh)"; then
 	echo "VAULT_BIN=$VAULT_BIN ($("$VAULT_BIN" version 2>/dev/null || echo '?'))"
 else
 	fail "scripts/vault-build.sh: no Vault binary (the Vault tests fail without one in CI)"
+fi
+
+step "kube-apiserver and the cert-manager controller (scripts/k8s-build.sh)"
+# TestCertManagerController runs etcd, kube-apiserver (k8s.io/kubernetes from
+# the module proxy) and scripts/cmcontroller (cert-manager's controllers, a
+# nested module). The first build takes minutes; both are cached outside
+# the repository by version (cmcontroller by a hash of its sources).
+k8s_start=$SECONDS
+if k8s_env="$(scripts/k8s-build.sh)"; then
+	eval "$k8s_env"
+	export KUBE_APISERVER_BIN CMCONTROLLER_BIN CERT_MANAGER_CRDS
+	echo "$k8s_env"
+	echo "(scripts/k8s-build.sh took $((SECONDS - k8s_start))s)"
+else
+	fail "scripts/k8s-build.sh: no kube-apiserver or cmcontroller (TestCertManagerController fails without them in CI)"
 fi
 
 step "go test -count=1 -timeout $timeout ./..."

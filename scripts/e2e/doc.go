@@ -12,4 +12,10 @@
 //
 // certbot tests need certbot (Debian's package) on PATH: they skip when it
 // is missing, except with CI=true, where a missing certbot fails.
+//
+// TestCertManagerController runs the real cert-manager controllers
+// (scripts/cmcontroller) against etcd and kube-apiserver, with BIND 9 as
+// the RFC 2136 dns01 target; it needs KUBE_APISERVER_BIN, CMCONTROLLER_BIN
+// and CERT_MANAGER_CRDS (eval "$(scripts/k8s-build.sh)") and the Debian
+// packages etcd-server and bind9, and skips without them unless CI=true.
 package e2e
