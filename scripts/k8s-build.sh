@@ -11,8 +11,10 @@
 # kube-apiserver comes from the k8s.io/kubernetes module on the Go module
 # proxy: its go.mod replaces every k8s.io/* staging module with
 # ./staging/src/..., which the module zip lacks, so the replaces are pointed
-# at the published k8s.io/* v0.X.Y modules instead. A cold build takes about
-# 3-6 minutes on 2 cores; later runs print the cached paths at once.
+# at the published k8s.io/* v0.X.Y modules instead. A cold build takes
+# minutes: about 3 on 2 idle cores, 16 measured on 2 cores shared with other
+# builds (plus the module downloads); later runs print the cached paths in
+# well under a second.
 #
 # cmcontroller is scripts/cmcontroller, a nested module (its own go.mod, so
 # cert-manager's controller and DNS-provider dependencies stay out of the
