@@ -2,16 +2,19 @@
 # test.sh: the one command that runs every check of acmera.
 #
 #   1. gofmt (fails on any unformatted file)
-#   2. go vet ./...
+#   2. go vet ./..., and in the nested module scripts/cmcontroller
 #   3. the Firestore emulator (scripts/firestore-emulator.sh), so the store
 #      conformance suite also runs on pkg/store/firestore, and a Vault
 #      server binary (scripts/vault-build.sh, built once and cached; VAULT_BIN
-#      set in the environment skips the build) for pkg/ca/vault, and the
+#      set in the environment skips the build) for pkg/ca/vault, the
 #      lego CLI and Caddy (scripts/lego-build.sh, scripts/caddy-build.sh,
-#      likewise cached; LEGO_BIN and CADDY_BIN skip the builds)
+#      likewise cached; LEGO_BIN and CADDY_BIN skip the builds), and
+#      kube-apiserver plus scripts/cmcontroller (the real cert-manager
+#      controllers) from scripts/k8s-build.sh, built once and cached, for
+#      scripts/e2e's TestCertManagerController
 #   4. go test -count=1 ./... (unit tests, the conformance suite, the
-#      end-to-end runs of certbot, lego, Caddy, x/crypto/acme and
-#      cert-manager's client in scripts/e2e), then -race on a
+#      end-to-end runs of certbot, lego, Caddy, x/crypto/acme, cert-manager's
+#      client and the real cert-manager controller in scripts/e2e), then -race on a
 #      concurrency-heavy subset
 #   5. each native fuzz target (func FuzzXxx in pkg/ and functions/) for
 #      ACMERA_FUZZ_TIME, one at a time (go test -fuzz takes one package and
@@ -83,6 +86,8 @@ fi
 
 step "go vet ./..."
 go vet ./... || fail "go vet"
+# A nested module (cert-manager's controller dependencies stay out of go.mod).
+(cd scripts/cmcontroller && GOWORK=off go vet ./...) || fail "go vet (scripts/cmcontroller)"
 
 step "Firestore emulator"
 if [[ -x scripts/firestore-emulator.sh ]]; then
@@ -128,6 +133,21 @@ client_bin() {
 # takes minutes and is cached outside the repository.
 client_bin lego LEGO_BIN scripts/lego-build.sh --version
 client_bin Caddy CADDY_BIN scripts/caddy-build.sh version
+
+step "kube-apiserver and the cert-manager controller (scripts/k8s-build.sh)"
+# TestCertManagerController runs etcd, kube-apiserver (k8s.io/kubernetes from
+# the module proxy) and scripts/cmcontroller (cert-manager's controllers, a
+# nested module). The first build takes minutes; both are cached outside
+# the repository by version (cmcontroller by a hash of its sources).
+k8s_start=$SECONDS
+if k8s_env="$(scripts/k8s-build.sh)"; then
+	eval "$k8s_env"
+	export KUBE_APISERVER_BIN CMCONTROLLER_BIN CERT_MANAGER_CRDS
+	echo "$k8s_env"
+	echo "(scripts/k8s-build.sh took $((SECONDS - k8s_start))s)"
+else
+	fail "scripts/k8s-build.sh: no kube-apiserver or cmcontroller (TestCertManagerController fails without them in CI)"
+fi
 
 step "go test -count=1 -timeout $timeout ./..."
 gotest "$work/test.log" -count=1 -timeout "$timeout" "${extra[@]}" ./... || fail "go test ./..."

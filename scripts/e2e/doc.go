@@ -15,4 +15,10 @@
 // scripts/caddy-build.sh build and cache (LEGO_BIN and CADDY_BIN, which
 // scripts/test.sh sets, else lego and caddy on PATH). A test whose client
 // is missing skips, except with CI=true, where it fails.
+//
+// TestCertManagerController runs the real cert-manager controllers
+// (scripts/cmcontroller) against etcd and kube-apiserver, with BIND 9 as
+// the RFC 2136 dns01 target; it needs KUBE_APISERVER_BIN, CMCONTROLLER_BIN
+// and CERT_MANAGER_CRDS (eval "$(scripts/k8s-build.sh)") and the Debian
+// packages etcd-server and bind9, and skips without them unless CI=true.
 package e2e
