@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/acme"
+
 	"github.com/acmera/acmera/scripts/fakeadcs/certsrv"
 	"github.com/acmera/acmera/scripts/internal/e2eutil"
 )
@@ -18,7 +20,7 @@ import (
 // profile on Microsoft AD CS (the certsrv fake, which verifies acmera's
 // NTLMv2 responses against the account's password): x/crypto/acme gets a
 // certificate that verifies to the CA's root, enrolled with the
-// profile's template and nothing else.
+// profile's template and nothing else; certbot (dns-01) gets one too.
 func TestADCSBackendOnCloudRun(t *testing.T) {
 	t.Parallel()
 	needEmulator(t)
@@ -63,4 +65,15 @@ func TestADCSBackendOnCloudRun(t *testing.T) {
 	if l := fake.Logins(); !slices.Contains(l, `ntlm:CORP\svc-acmera`) {
 		t.Errorf("logins %v, want NTLM as CORP\\svc-acmera", l)
 	}
+
+	t.Run("certbot", func(t *testing.T) {
+		cb := e2eutil.NeedCertbot(t)
+		cb.Env = append(cb.Env, "TESTDNS_URL="+s.DNS.ControlURL())
+		name := "certbot.adcs.example.test"
+		cb.Must(slices.Concat([]string{"certonly", "--agree-tos", "--register-unsafely-without-email",
+			"--server", strings.Replace(s.DirURL, "/acme/acme/", "/acme/corp/", 1), "-d", name}, cb.ManualDNS("../../testdata/e2e"))...)
+		chain, key := cb.Lineage(name)
+		_, err := e2eutil.VerifyChain(roots, chain, acme.DomainIDs(name), key.Public())
+		mustf(t, err, "certbot's certificate from AD CS")
+	})
 }
