@@ -8,9 +8,10 @@
 #      Cloud Run services, the queue, the TTL fields, the service accounts and
 #      their IAM bindings, one google_firestore_index per entry of
 #      terraform/firestore_indexes.json, the monitoring dashboard and alert
-#      policies (and none with enable_monitoring=false); on the vault and aws-private-ca
-#      plans and a module plan with every Vault login: the generated
-#      backends, their secret volumes and bindings, the ACME service's egress
+#      policies (and none with enable_monitoring=false); on the vault,
+#      aws-private-ca and adcs plans and a module plan with every Vault login
+#      and an NTLM AD CS backend: the generated backends, their secret volumes
+#      and bindings, the ACME service's egress, no secret in an env var
 #
 # Environment: TF_VALIDATE (path of tf-validate, default
 # ../shared/tools/tf-google-offline/tf-validate from the repository root),
@@ -84,14 +85,23 @@ plan vault terraform/examples/vault -var project_id=$project -var ca_pool_id="$p
 MIIB
 -----END CERTIFICATE-----'
 plan aws-private-ca terraform/examples/aws-private-ca -var project_id=$project -var ca_pool_id="$pool"
+# A keytab is binary: given base64, stored as its bytes.
+keytab_b64="$(printf 'keytab\005\002\377' | base64 | tr -d '\n')"
+plan adcs terraform/examples/adcs -var project_id=$project -var ca_pool_id="$pool" \
+  -var adcs_keytab_base64="$keytab_b64" -var 'adcs_ca_name=Corp Issuing CA' -var 'adcs_ca_bundle_pem=-----BEGIN CERTIFICATE-----
+MIIB
+-----END CERTIFICATE-----'
 # The module with the other Vault logins (AppRole with its secret ID given,
-# a token added out of band), an AWS CA, Direct VPC egress and all traffic.
+# a token added out of band), an AWS CA, an AD CS CA over NTLM (its password
+# given), Direct VPC egress and all traffic.
 plan module-backends terraform -var project_id=$project -var image="$image" -var ca_pool_id="$pool" \
   -var vpc_egress=direct -var subnetwork=default -var acme_vpc_egress_traffic=ALL_TRAFFIC \
   -var 'vault_backends={ar={address="https://vault.example:8200",mount="pki",role="acmera",auth={method="approle",role_id="r-1"}},tk={address="https://10.0.0.5:8200",mount="pki/int",role="acmera",namespace="team",auth={method="token"}}}' \
   -var 'vault_auth_secrets={ar="s.secret-id"}' \
   -var 'awspca_backends={aws={ca_arn="arn:aws:acm-pca:eu-west-1:111122223333:certificate-authority/abc-1",role_arn="arn:aws:iam::111122223333:role/acmera",audience="sts.amazonaws.com",signing_algorithm="SHA256WITHECDSA"}}' \
-  -var 'profiles_json={"profiles":{"acme":{"dnsSuffixes":["example.com"]},"ar":{"backend":"ar","dnsSuffixes":["ar.example"]},"tk":{"backend":"tk","dnsSuffixes":["tk.example"]},"aws":{"backend":"aws","dnsSuffixes":["aws.example"]}}}'
+  -var 'adcs_backends={nt={base_url="https://10.0.0.9/certsrv",template="AcmeraWebServer",auth={method="ntlm",domain="CORP",username="svc-acmera"},approval_deadline="90m"}}' \
+  -var 'adcs_auth_secrets={nt="adcs-pass-word"}' \
+  -var 'profiles_json={"profiles":{"acme":{"dnsSuffixes":["example.com"]},"ar":{"backend":"ar","dnsSuffixes":["ar.example"]},"tk":{"backend":"tk","dnsSuffixes":["tk.example"]},"aws":{"backend":"aws","dnsSuffixes":["aws.example"]},"nt":{"backend":"nt","dnsSuffixes":["nt.example"]}}}'
 
 # ---------------------------------------------------------------- assertions on the basic plan
 echo "== assertions on the basic plan"
@@ -200,15 +210,38 @@ want "aws: profiles carry the aws backend" \
 want "aws: no secret beyond the nonce key" "$rcs | map(select(.type == \"google_secret_manager_secret\")) | length == 1"
 want "aws: permission policy grants the five acm-pca actions on the CA" \
   '.planned_values.outputs.permission_policy.value | fromjson | [.Statement[].Action] | flatten | sort == ["acm-pca:DescribeCertificateAuthority","acm-pca:GetCertificate","acm-pca:GetCertificateAuthorityCertificate","acm-pca:IssueCertificate","acm-pca:RevokeCertificate"]'
+b="$out/adcs.json"
+for s in acme validator; do
+  want "adcs: $s profiles carry the corp backend exactly as pkg/config reads it, and the corp profile on it" \
+    "($(envof $s)).ACMERA_PROFILES_JSON | fromjson | (.backends.corp == {adcs: {baseURL: \"https://ca01.corp.example/certsrv\", template: \"AcmeraWebServer\", caBundleFile: \"/secrets/adcs-corp-ca/ca.pem\", revocation: \"dcom\", caName: \"Corp Issuing CA\", auth: {method: \"kerberos\", realm: \"CORP.EXAMPLE\", kdc: [\"dc01.corp.example:88\", \"dc02.corp.example:88\"], username: \"svc-acmera\", keytabFile: \"/secrets/adcs-corp-keytab/keytab\"}}} and .profiles.corp.backend == \"corp\")"
+  for f in ca:ca.pem keytab:keytab; do
+    want "adcs: $s mounts the ${f%%:*} secret at /secrets/adcs-corp-${f%%:*}/${f#*:}" \
+      "($(svc $s)).template[0] | (.volumes | map(select(.name == \"adcs-corp-${f%%:*}\" and .secret[0].secret == \"acmera-adcs-corp-${f%%:*}\" and .secret[0].items[0].path == \"${f#*:}\" and .secret[0].items[0].version == \"latest\")) | length == 1) and (.containers[0].volume_mounts | map(select(.name == \"adcs-corp-${f%%:*}\" and .mount_path == \"/secrets/adcs-corp-${f%%:*}\")) | length == 1)"
+  done
+  want "adcs: no $s env var holds the keytab or a secret reference beyond the nonce key" \
+    "($(svc $s)).template[0].containers[0].env | (map(.value // \"\" | select(contains(\"$keytab_b64\"))) | length == 0) and (map(select(.value_source != [] and .value_source != null) | .name) - [\"ACMERA_NONCE_KEY\"] | length == 0)"
+done
+want "adcs: the keytab is stored from base64, as its bytes" \
+  "$rcs | map(select(.type == \"google_secret_manager_secret_version\" and (.address | contains(\"adcs-corp-keytab\"))))[0].change.after.is_secret_data_base64 == true"
+for sec in acmera-adcs-corp-ca acmera-adcs-corp-keytab; do
+  want "adcs: secretAccessor on $sec for acme and validator only" \
+    "$rcs | map(select(.type == \"google_secret_manager_secret_iam_member\" and .change.after.secret_id == \"$sec\") | .change.after.member) | sort == [\"$(m acme)\", \"$(m validator)\"]"
+done
+want "adcs: the ACME service egresses through the connector (created, so known after apply), all traffic (AD DNS)" \
+  "($(svc acme)).template[0].vpc_access[0] | .egress == \"ALL_TRAFFIC\" and .network_interfaces == []"
 b="$out/module-backends.json"
-want "backends: one secret per file (AppRole secret ID, token), one version (the given secret ID)" \
-  "($rcs | map(select(.type == \"google_secret_manager_secret\" and (.change.after.secret_id | startswith(\"acmera-vault-\"))) | .change.after.secret_id) | sort == [\"acmera-vault-ar-secret-id\", \"acmera-vault-tk-token\"]) and ($rcs | map(select(.type == \"google_secret_manager_secret_version\" and (.address | contains(\"backend_auth\")))) | length == 1)"
+want "backends: one secret per file (AppRole secret ID, token, NTLM password), one version per given secret (secret ID, password)" \
+  "($rcs | map(select(.type == \"google_secret_manager_secret\" and (.change.after.secret_id | test(\"^acmera-(vault|adcs)-\"))) | .change.after.secret_id) | sort == [\"acmera-adcs-nt-password\", \"acmera-vault-ar-secret-id\", \"acmera-vault-tk-token\"]) and ($rcs | map(select(.type == \"google_secret_manager_secret_version\" and (.address | contains(\"backend_auth\"))) | .index) | sort == [\"adcs-nt-password\", \"vault-ar-secret-id\"])"
 want "backends: the files are where the profiles say" \
   "($(envof validator)).ACMERA_PROFILES_JSON | fromjson | .backends | (.ar.vault.auth.secretIDFile == \"/secrets/vault-ar-secret-id/secret-id\" and .tk.vault.auth.tokenFile == \"/secrets/vault-tk-token/token\" and .aws.awspca.signingAlgorithm == \"SHA256WITHECDSA\")"
+want "backends: the NTLM backend exactly as pkg/config reads it (unset fields left out)" \
+  "($(envof acme)).ACMERA_PROFILES_JSON | fromjson | .backends.nt == {adcs: {baseURL: \"https://10.0.0.9/certsrv\", template: \"AcmeraWebServer\", approvalDeadline: \"90m\", auth: {method: \"ntlm\", domain: \"CORP\", username: \"svc-acmera\", passwordFile: \"/secrets/adcs-nt-password/password\"}}}"
+want "backends: the NTLM password is a plain (not base64) secret version" \
+  "$rcs | map(select(.address == \"google_secret_manager_secret_version.backend_auth[\\\"adcs-nt-password\\\"]\")) | length == 1 and .[0].change.after.is_secret_data_base64 == null"
 want "backends: ACME service on Direct VPC egress, all traffic, its own tag" \
   "($(svc acme)).template[0].vpc_access[0] | .egress == \"ALL_TRAFFIC\" and .network_interfaces[0].tags == [\"acmera-acme\"]"
-want "backends: no env var holds the secret ID" \
-  "[.resource_changes[] | select(.type == \"google_cloud_run_v2_service\") | .change.after.template[0].containers[0].env[] | .value // \"\" | select(contains(\"s.secret-id\"))] | length == 0"
+want "backends: no env var holds the secret ID or the password" \
+  "[.resource_changes[] | select(.type == \"google_cloud_run_v2_service\") | .change.after.template[0].containers[0].env[] | .value // \"\" | select(contains(\"s.secret-id\") or contains(\"adcs-pass-word\"))] | length == 0"
 
 # enable_monitoring = false: no dashboard, alerts or metricWriter, metrics off.
 b="$out/module-nomon.json"

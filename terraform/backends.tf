@@ -1,35 +1,57 @@
 # CA backends beside the deployment's own CAS pool: HashiCorp Vault PKI
-# mounts (vault_backends) and AWS Private CAs (awspca_backends). They become
-# the "backends" object of the profiles JSON (pkg/config/backends.go), merged
-# into profiles_json; a profile names one in "backend".
+# mounts (vault_backends), AWS Private CAs (awspca_backends) and Microsoft
+# AD CS enterprise CAs (adcs_backends). They become the "backends" object of
+# the profiles JSON (pkg/config/backends.go), merged into profiles_json; a
+# profile names one in "backend".
 #
-# The files a backend reads (Vault's TLS roots, an AppRole secret ID, a Vault
-# token) are Secret Manager secrets mounted into both services under
-# /secrets/<name>/, readable by the two runtime service accounts only. Both
-# services issue: the ACME service at finalize, the validator when it
-# retries a finalize.
+# The files a backend reads (Vault's or IIS's TLS roots, an AppRole secret
+# ID, a Vault token, an AD keytab or password) are Secret Manager secrets
+# mounted into both services under /secrets/<name>/, readable by the two
+# runtime service accounts only. Both services issue: the ACME service at
+# finalize, the validator when it retries a finalize.
 
 locals {
   vault_auth_file = { approle = "secret-id", token = "token" }
 
   # One secret per file, keyed by its volume name (also the secret's name
   # after name_prefix and the directory it is mounted at).
-  backend_ca_files = {
-    for k, v in var.vault_backends : "vault-${k}-ca" => { backend = k, file = "ca.pem" } if v.ca_cert_pem != null
+  # An AD CS backend's secret: a keytab (binary; given base64) or a password.
+  adcs_credential = {
+    for k, v in var.adcs_backends : k => coalesce(v.auth.credential, v.auth.method == "kerberos" ? "keytab" : "password")
   }
-  backend_auth_files = {
-    for k, v in var.vault_backends : "vault-${k}-${local.vault_auth_file[v.auth.method]}" => {
-      backend = k
-      file    = local.vault_auth_file[v.auth.method]
-    } if contains(keys(local.vault_auth_file), v.auth.method)
-  }
+
+  # The CA roots (public, from the variables) by volume name.
+  backend_ca_pem = merge(
+    { for k, v in var.vault_backends : "vault-${k}-ca" => v.ca_cert_pem if v.ca_cert_pem != null },
+    { for k, v in var.adcs_backends : "adcs-${k}-ca" => v.ca_bundle_pem if v.ca_bundle_pem != null },
+  )
+  backend_ca_files = merge(
+    { for k, v in var.vault_backends : "vault-${k}-ca" => { backend = k, file = "ca.pem" } if v.ca_cert_pem != null },
+    { for k, v in var.adcs_backends : "adcs-${k}-ca" => { backend = k, file = "ca.pem" } if v.ca_bundle_pem != null },
+  )
+  # base64: the secret's value is given base64 (a keytab is binary).
+  backend_auth_files = merge(
+    {
+      for k, v in var.vault_backends : "vault-${k}-${local.vault_auth_file[v.auth.method]}" => {
+        backend = k
+        file    = local.vault_auth_file[v.auth.method]
+        base64  = false
+      } if contains(keys(local.vault_auth_file), v.auth.method)
+    },
+    {
+      for k, c in local.adcs_credential : "adcs-${k}-${c}" => { backend = k, file = c, base64 = c == "keytab" }
+    },
+  )
   backend_files = merge(local.backend_ca_files, local.backend_auth_files)
   backend_path  = { for k, f in local.backend_files : k => "/secrets/${k}/${f.file}" }
 
   # The auth secrets whose value the operator gave (the rest get their
   # version with gcloud). Only the names are read here, never the values.
+  # Backend names are unique across the maps (main.tf), so one lookup
+  # serves both.
+  backend_auth_values = merge(var.vault_auth_secrets, var.adcs_auth_secrets)
   backend_auth_given = {
-    for k, f in local.backend_auth_files : k => f if contains(nonsensitive(keys(var.vault_auth_secrets)), f.backend)
+    for k, f in local.backend_auth_files : k => f if contains(nonsensitive(keys(local.backend_auth_values)), f.backend)
   }
 
   # The "backends" object, with unset fields left out (acmera decodes it
@@ -66,7 +88,29 @@ locals {
       } : f => x if x != null }
     }
   }
-  backends_json = merge(local.vault_backends_json, local.awspca_backends_json)
+  adcs_backends_json = {
+    for k, v in var.adcs_backends : k => {
+      adcs = { for f, x in {
+        baseURL          = v.base_url
+        template         = v.template
+        caBundleFile     = v.ca_bundle_pem != null ? local.backend_path["adcs-${k}-ca"] : null
+        revocation       = v.revocation
+        caName           = v.ca_name
+        approvalDeadline = v.approval_deadline
+        auth = { for f2, x2 in {
+          method       = v.auth.method
+          realm        = v.auth.realm
+          kdc          = v.auth.kdc
+          spn          = v.auth.spn
+          username     = v.auth.username
+          domain       = v.auth.domain
+          keytabFile   = local.adcs_credential[k] == "keytab" ? local.backend_path["adcs-${k}-keytab"] : null
+          passwordFile = local.adcs_credential[k] == "password" ? local.backend_path["adcs-${k}-password"] : null
+        } : f2 => x2 if x2 != null }
+      } : f => x if x != null }
+    }
+  }
+  backends_json = merge(local.vault_backends_json, local.awspca_backends_json, local.adcs_backends_json)
   has_backends  = length(local.backends_json) > 0
 
   # What profiles_json already holds (it may define backends of its own,
@@ -104,22 +148,26 @@ resource "google_secret_manager_secret" "backend" {
   depends_on = [google_project_service.this]
 }
 
-# Vault's TLS roots are public, so the module always writes them.
+# Vault's and IIS's TLS roots are public, so the module always writes them.
 resource "google_secret_manager_secret_version" "backend_ca" {
   for_each = local.backend_ca_files
 
   secret      = google_secret_manager_secret.backend[each.key].id
-  secret_data = var.vault_backends[each.value.backend].ca_cert_pem
+  secret_data = local.backend_ca_pem[each.key]
 }
 
-# Without a value in vault_auth_secrets the operator adds the version before
-# the services start:
+# Without a value in vault_auth_secrets or adcs_auth_secrets the operator
+# adds the version before the services start:
 #   printf %s "$SECRET_ID" | gcloud secrets versions add PREFIX-vault-NAME-secret-id --data-file=-
+#   gcloud secrets versions add PREFIX-adcs-NAME-keytab --data-file=svc-acmera.keytab
+# A keytab is given base64 (Terraform strings are UTF-8) and stored as its
+# bytes.
 resource "google_secret_manager_secret_version" "backend_auth" {
   for_each = local.backend_auth_given
 
-  secret      = google_secret_manager_secret.backend[each.key].id
-  secret_data = var.vault_auth_secrets[each.value.backend]
+  secret                = google_secret_manager_secret.backend[each.key].id
+  secret_data           = local.backend_auth_values[each.value.backend]
+  is_secret_data_base64 = each.value.base64 ? true : null
 }
 
 resource "google_secret_manager_secret_iam_member" "backend" {

@@ -62,7 +62,7 @@ resource "google_cloud_run_v2_service" "acme" {
       max_instance_count = var.acme_scaling.max_instances
     }
 
-    # Finalize reaches a Vault or AWS Private CA backend through the same
+    # Finalize reaches a Vault, AWS Private CA or AD CS backend through the same
     # connector or subnetwork as the validator (backends.tf); only private
     # ranges unless acme_vpc_egress_traffic asks for all traffic.
     dynamic "vpc_access" {

@@ -42,28 +42,39 @@ data "google_project" "this" {
       error_message = "create_internal_lb needs lb_ssl_certificate_id, or lb_ssl_certificate and lb_ssl_private_key."
     }
     precondition {
-      condition     = length(setintersection(keys(var.vault_backends), keys(var.awspca_backends))) == 0
-      error_message = "A backend name may be used once, in vault_backends or in awspca_backends."
+      condition     = length(keys(local.backends_json)) == length(keys(var.vault_backends)) + length(keys(var.awspca_backends)) + length(keys(var.adcs_backends))
+      error_message = "A backend name may be used once, in vault_backends, awspca_backends or adcs_backends."
     }
     precondition {
       condition     = !local.has_backends || var.profiles_json != null || var.profiles_secret_id != null
-      error_message = "vault_backends and awspca_backends are used by profiles: set profiles_json (the backends are merged into it) or profiles_secret_id (copy output backends_json into the secret)."
+      error_message = "vault_backends, awspca_backends and adcs_backends are used by profiles: set profiles_json (the backends are merged into it) or profiles_secret_id (copy output backends_json into the secret)."
     }
     precondition {
       condition     = !local.has_backends || var.profiles_json == null || can(merge(local.profiles_decoded, {}))
-      error_message = "profiles_json must be a JSON object to take vault_backends and awspca_backends."
+      error_message = "profiles_json must be a JSON object to take vault_backends, awspca_backends and adcs_backends."
     }
     precondition {
       condition     = length(setintersection(local.profiles_own_backends, keys(local.backends_json))) == 0
-      error_message = "profiles_json's own \"backends\" object defines a name that vault_backends or awspca_backends also defines."
+      error_message = "profiles_json's own \"backends\" object defines a name that vault_backends, awspca_backends or adcs_backends also defines."
     }
     precondition {
       condition     = var.profiles_json == null || alltrue([for b in local.profiles_backend_refs : contains(concat(["cas"], local.profiles_own_backends, keys(local.backends_json)), b)])
-      error_message = "A profile in profiles_json names a \"backend\" that is neither \"cas\" nor defined in vault_backends, awspca_backends or profiles_json's \"backends\"."
+      error_message = "A profile in profiles_json names a \"backend\" that is neither \"cas\" nor defined in vault_backends, awspca_backends, adcs_backends or profiles_json's \"backends\"."
     }
     precondition {
       condition     = alltrue([for k in nonsensitive(keys(var.vault_auth_secrets)) : contains(["approle", "token"], try(var.vault_backends[k].auth.method, ""))])
       error_message = "vault_auth_secrets names must be vault_backends entries whose auth method is approle or token."
+    }
+    precondition {
+      condition     = alltrue([for k in nonsensitive(keys(var.adcs_auth_secrets)) : contains(keys(var.adcs_backends), k)])
+      error_message = "adcs_auth_secrets names must be adcs_backends entries."
+    }
+    precondition {
+      # Only whether each keytab is base64 is revealed, never a value.
+      condition = nonsensitive(alltrue([for k, v in var.adcs_auth_secrets :
+        try(local.adcs_credential[k], "") != "keytab" || (can(regex("^[A-Za-z0-9+/]+={0,2}$", v)) && length(v) % 4 == 0)
+      ]))
+      error_message = "adcs_auth_secrets: a keytab (auth.credential keytab, kerberos's default) must be given base64, e.g. filebase64(\"svc-acmera.keytab\")."
     }
   }
 }

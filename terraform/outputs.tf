@@ -74,13 +74,18 @@ output "validator_service_account_unique_id" {
 }
 
 output "backends_json" {
-  description = "The \"backends\" object generated from vault_backends and awspca_backends (addresses, ARNs, file paths; no secrets): merged into profiles_json, or to copy into the profiles secret (profiles_secret_id)."
+  description = "The \"backends\" object generated from vault_backends, awspca_backends and adcs_backends (addresses, ARNs, file paths; no secrets): merged into profiles_json, or to copy into the profiles secret (profiles_secret_id)."
   value       = jsonencode(local.backends_json)
 }
 
 output "vault_auth_secret_ids" {
   description = "Secret Manager secrets holding each approle or token vault backend's secret ID or token, by backend name; add a version with gcloud when vault_auth_secrets leaves it out."
-  value       = { for k, f in local.backend_auth_files : f.backend => google_secret_manager_secret.backend[k].id }
+  value       = { for k, f in local.backend_auth_files : f.backend => google_secret_manager_secret.backend[k].id if startswith(k, "vault-") }
+}
+
+output "adcs_auth_secret_ids" {
+  description = "Secret Manager secrets holding each adcs backend's keytab or password, by backend name; add a version with gcloud (gcloud secrets versions add SECRET --data-file=svc-acmera.keytab) when adcs_auth_secrets leaves it out."
+  value       = { for k, f in local.backend_auth_files : f.backend => google_secret_manager_secret.backend[k].id if startswith(k, "adcs-") }
 }
 
 output "vault_policies" {

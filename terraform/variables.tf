@@ -552,8 +552,109 @@ variable "awspca_backends" {
   }
 }
 
+variable "adcs_backends" {
+  description = "Microsoft AD CS enterprise CAs by name, reached through their Web Enrollment pages (certsrv), added to the profiles' \"backends\" object; a profile picks one with \"backend\": NAME. Each: base_url (https://HOST[/certsrv]), template (the template's name), auth: method kerberos (realm, kdc host:port list, spn) or ntlm (domain), username, credential keytab (kerberos only, the default there) or password (in adcs_auth_secrets); revocation none (default) or dcom (needs ca_name), approval_deadline (a Go duration, default 24h), ca_bundle_pem (roots of IIS's TLS certificate, mounted from Secret Manager)."
+  type = map(object({
+    base_url = string
+    template = optional(string)
+    auth = object({
+      method     = string
+      username   = string
+      credential = optional(string)
+      realm      = optional(string)
+      kdc        = optional(list(string))
+      spn        = optional(string)
+      domain     = optional(string)
+    })
+    revocation        = optional(string)
+    ca_name           = optional(string)
+    approval_deadline = optional(string)
+    ca_bundle_pem     = optional(string)
+  }))
+  default = {}
+
+  validation {
+    condition     = alltrue([for k in keys(var.adcs_backends) : can(regex("^[a-z0-9][a-z0-9-]{0,39}$", k)) && !contains(["cas", "local"], k)])
+    error_message = "adcs_backends names must be 1-40 lowercase letters, digits or hyphens, starting with a letter or digit, and not \"cas\" or \"local\" (reserved for the deployment's own CA)."
+  }
+  validation {
+    condition     = alltrue([for v in values(var.adcs_backends) : can(regex("^https://(\\[[0-9A-Fa-f:]+\\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?(/[^\\s?#]*)?$", v.base_url))])
+    error_message = "adcs_backends base_url must be https://HOST[/certsrv] (https only)."
+  }
+  validation {
+    condition     = alltrue([for v in values(var.adcs_backends) : v.template == null || can(regex("^[^\\r\\n:]+$", coalesce(v.template, "x")))])
+    error_message = "adcs_backends template must be a template name (not its display name): not empty, no colon or line break."
+  }
+  validation {
+    condition     = alltrue([for v in values(var.adcs_backends) : contains(["kerberos", "ntlm"], v.auth.method)])
+    error_message = "adcs_backends auth.method must be kerberos or ntlm."
+  }
+  validation {
+    condition     = alltrue([for v in values(var.adcs_backends) : length(trimspace(v.auth.username)) > 0])
+    error_message = "adcs_backends auth.username is required (the service account's name, without realm or domain)."
+  }
+  validation {
+    condition = alltrue([for v in values(var.adcs_backends) :
+      v.auth.method != "kerberos" || (length(trimspace(coalesce(v.auth.realm, " "))) > 0 && length(coalesce(v.auth.kdc, [])) > 0)
+    ])
+    error_message = "adcs_backends auth method kerberos needs realm (the AD domain in capitals) and kdc (host:port of the KDCs, e.g. [\"dc01.corp.example:88\"])."
+  }
+  validation {
+    condition = alltrue(flatten([for v in values(var.adcs_backends) : [
+      for kdc in coalesce(v.auth.kdc, []) : can(regex("^(\\[[0-9A-Fa-f:]+\\]|[A-Za-z0-9.-]+):[0-9]{1,5}$", kdc))
+    ]]))
+    error_message = "adcs_backends auth.kdc entries must be host:port, e.g. dc01.corp.example:88."
+  }
+  validation {
+    condition     = alltrue([for v in values(var.adcs_backends) : v.auth.spn == null || startswith(coalesce(v.auth.spn, "HTTP/"), "HTTP/")])
+    error_message = "adcs_backends auth.spn must be HTTP/<web server host> (null means HTTP/<base_url host>)."
+  }
+  validation {
+    condition = alltrue([for v in values(var.adcs_backends) :
+      v.auth.method != "ntlm" || (length(trimspace(coalesce(v.auth.domain, " "))) > 0 && v.auth.realm == null && v.auth.kdc == null && v.auth.spn == null)
+    ])
+    error_message = "adcs_backends auth method ntlm needs domain (the NetBIOS domain) and takes no realm, kdc or spn."
+  }
+  validation {
+    condition = alltrue([for v in values(var.adcs_backends) :
+      contains(v.auth.method == "kerberos" ? ["keytab", "password"] : ["password"], coalesce(v.auth.credential, v.auth.method == "kerberos" ? "keytab" : "password"))
+    ])
+    error_message = "adcs_backends auth.credential must be keytab (kerberos only; the default there) or password (the default with ntlm)."
+  }
+  validation {
+    condition     = alltrue([for v in values(var.adcs_backends) : contains(["none", "dcom"], coalesce(v.revocation, "none"))])
+    error_message = "adcs_backends revocation must be none (Web Enrollment cannot revoke; the default) or dcom (MS-CSRA over DCOM)."
+  }
+  validation {
+    condition     = alltrue([for v in values(var.adcs_backends) : v.revocation != "dcom" || length(trimspace(coalesce(v.ca_name, " "))) > 0])
+    error_message = "adcs_backends ca_name is required with revocation dcom (the CA's name, as in certutil -config HOST\\NAME)."
+  }
+  validation {
+    condition = alltrue([for v in values(var.adcs_backends) :
+      v.approval_deadline == null || (can(regex("^(([0-9]+(\\.[0-9]*)?|\\.[0-9]+)(ns|us|µs|ms|s|m|h))+$", coalesce(v.approval_deadline, "24h"))) && can(regex("[1-9]", coalesce(v.approval_deadline, "24h"))))
+    ])
+    error_message = "adcs_backends approval_deadline must be a positive Go duration such as 24h or 90m."
+  }
+  validation {
+    condition     = alltrue([for v in values(var.adcs_backends) : v.ca_bundle_pem == null || can(regex("-----BEGIN CERTIFICATE-----", coalesce(v.ca_bundle_pem, "x")))])
+    error_message = "adcs_backends ca_bundle_pem must be PEM certificates (-----BEGIN CERTIFICATE-----)."
+  }
+}
+
+variable "adcs_auth_secrets" {
+  description = "Credentials by adcs_backends name: the base64 of the keytab (filebase64(\"svc-acmera.keytab\"); auth.credential keytab) or the password (credential password), stored as the latest version of the backend's Secret Manager secret and so in Terraform state. Leave a backend out to add the version with gcloud instead."
+  type        = map(string)
+  default     = {}
+  sensitive   = true
+
+  validation {
+    condition     = alltrue([for v in values(var.adcs_auth_secrets) : length(trimspace(v)) > 0])
+    error_message = "adcs_auth_secrets values must not be empty."
+  }
+}
+
 variable "acme_vpc_egress_traffic" {
-  description = "Which ACME-service traffic goes through the VPC (vpc_egress) when vault_backends or awspca_backends are set, so finalize reaches the CA: PRIVATE_RANGES_ONLY (a CA on private addresses, over VPN or Interconnect) or ALL_TRAFFIC (a CA only private DNS resolves, or one that allow-lists the VPC's Cloud NAT address). The validator keeps vpc_egress_traffic."
+  description = "Which ACME-service traffic goes through the VPC (vpc_egress) when vault_backends, awspca_backends or adcs_backends are set, so finalize reaches the CA: PRIVATE_RANGES_ONLY (a CA on private addresses, over VPN or Interconnect) or ALL_TRAFFIC (a CA only private DNS resolves, or one that allow-lists the VPC's Cloud NAT address). The validator keeps vpc_egress_traffic."
   type        = string
   default     = "PRIVATE_RANGES_ONLY"
 

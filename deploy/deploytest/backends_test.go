@@ -9,7 +9,7 @@ import (
 	"github.com/acmera/acmera/pkg/config"
 )
 
-// TestBackendExamplesPlan plans the vault and aws-private-ca examples and
+// TestBackendExamplesPlan plans the vault, aws-private-ca and adcs examples and
 // checks, per Cloud Run service, that the planned configuration is one
 // acmera accepts at start (config.ReadCloud: the backends object, every
 // profile's backend), that each file a backend reads is a mounted secret
@@ -24,6 +24,14 @@ func TestBackendExamplesPlan(t *testing.T) {
 	}{
 		{"terraform/examples/vault", []string{"vault_ca_cert_pem=-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"}, "onprem", "vault", 1},
 		{"terraform/examples/aws-private-ca", nil, "aws", "awspca", 0},
+		// Kerberos with a keytab (given base64), IIS's roots, DCOM revocation.
+		{"terraform/examples/adcs", []string{"adcs_keytab_base64=a2V5dGFiBQL/", "adcs_ca_name=Corp Issuing CA",
+			"adcs_ca_bundle_pem=-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"}, "corp", "adcs", 2},
+		// The module with AD CS over NTLM, and Kerberos with a password added out of band.
+		{"terraform", []string{"image=us-docker.pkg.dev/demo-project/acmera/acmera:v1", "vpc_egress=none",
+			`adcs_backends={nt={base_url="https://10.0.0.9/certsrv",template="T",auth={method="ntlm",domain="CORP",username="svc"},approval_deadline="90m"},kp={base_url="https://ca.corp.example",auth={method="kerberos",realm="CORP.EXAMPLE",kdc=["10.0.0.2:88"],spn="HTTP/ca.corp.example",username="svc",credential="password"}}}`,
+			`adcs_auth_secrets={nt="pass-word"}`,
+			`profiles_json={"profiles":{"acme":{"dnsSuffixes":["example.com"]},"nt":{"backend":"nt","caTemplate":"Other","dnsSuffixes":["nt.example"]},"kp":{"backend":"kp","caTemplate":"T","dnsSuffixes":["kp.example"]}}}`}, "kp", "adcs", 1},
 		// The module with the other Vault logins: AppRole and a token.
 		{"terraform", []string{"image=us-docker.pkg.dev/demo-project/acmera/acmera:v1", "vpc_egress=none",
 			`vault_backends={ar={address="https://vault.example:8200",mount="pki",role="acmera",auth={method="approle",role_id="r-1"}},tk={address="https://10.0.0.5:8200",mount="pki/int",role="acmera",namespace="team",auth={method="token"}}}`,
@@ -53,8 +61,12 @@ func TestBackendExamplesPlan(t *testing.T) {
 				mounts := secretMounts(t, svc)
 				var files []string
 				if v := cfg.Backends[i].Vault; v != nil {
-					files = slices.DeleteFunc([]string{v.CACertFile, v.Auth.SecretIDFile, v.Auth.TokenFile}, func(s string) bool { return s == "" })
+					files = []string{v.CACertFile, v.Auth.SecretIDFile, v.Auth.TokenFile}
 				}
+				if a := cfg.Backends[i].ADCS; a != nil {
+					files = []string{a.CABundleFile, a.Auth.KeytabFile, a.Auth.PasswordFile}
+				}
+				files = slices.DeleteFunc(files, func(s string) bool { return s == "" })
 				if len(files) != tc.files {
 					t.Errorf("%s: backend reads files %v, want %d", name, files, tc.files)
 				}
