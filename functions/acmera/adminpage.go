@@ -66,14 +66,14 @@ th{background:#eee} code{font-size:.95em} .none{color:#777}
 {{define "certs"}}{{if .}}<table><tr><th>Serial</th><th>Names</th><th>Account</th><th>Profile</th><th>Status</th><th>Not after</th><th>Issued</th></tr>
 {{range .}}<tr><td><code>{{.Serial}}</code></td><td>{{join .Names}}</td><td><code>{{.Account}}</code></td><td>{{.Profile}}</td><td>{{.Status}}{{if .RevokedAt}} ({{when .RevokedAt.UTC}}, reason {{.Reason}}){{end}}</td><td>{{when .NotAfter}}</td><td>{{when .CreatedAt}}</td></tr>
 {{end}}</table>{{else}}<p class="none">None.</p>{{end}}{{end}}
-<h2 id="issued">Issued (recent)</h2>{{template "certs" .Issued}}
-<h2 id="expiring">Expiring within {{.ExpiringWithin}}</h2>{{template "certs" .Expiring}}
-<h2 id="revoked">Revoked</h2>{{template "certs" .Revoked}}
+<h2 id="issued">Issued (recent)</h2>{{template "certs" .Issued}}{{if .IssuedMore}}<p class="none">More not shown: acmera admin certs.</p>{{end}}
+<h2 id="expiring">Expiring within {{.ExpiringWithin}}</h2>{{template "certs" .Expiring}}{{if .ExpiringMore}}<p class="none">More not shown: acmera admin certs --expiring-within.</p>{{end}}
+<h2 id="revoked">Revoked</h2>{{template "certs" .Revoked}}{{if .RevokedMore}}<p class="none">More not shown: acmera admin certs --revoked.</p>{{end}}
 <h2 id="failures">Recent failures</h2>
 {{if .Failures}}<table><tr><th>Order</th><th>Account</th><th>Profile</th><th>Identifiers</th><th>Failed</th><th>Problem</th></tr>
 {{range .Failures}}<tr><td><code>{{.Order}}</code></td><td><code>{{.Account}}</code></td><td>{{.Profile}}</td><td>{{join .Identifiers}}</td><td>{{when .Updated}}</td>
 <td>{{with .Problem}}<code>{{.Type}}</code>: {{.Detail}}{{if .Subproblems}}<ul>{{range .Subproblems}}<li>{{with .Identifier}}{{.Value}}: {{end}}<code>{{.Type}}</code>: {{.Detail}}</li>{{end}}</ul>{{end}}{{else}}<span class="none">no problem recorded</span>{{end}}</td></tr>
-{{end}}</table>{{else}}<p class="none">None.</p>{{end}}
+{{end}}</table>{{if .FailuresMore}}<p class="none">More not shown.</p>{{end}}{{else}}<p class="none">None.</p>{{end}}
 </body></html>
 `))
 
