@@ -31,8 +31,9 @@ const adminDialTimeout = 2 * time.Second
 
 // serveAdmin serves the admin endpoint on a unix socket at path until the
 // returned function is called. A stale socket file (no one answers) is
-// replaced; a live one is an error, since another server owns it.
-func serveAdmin(path string, keys store.EABKeys, pol *policy.Policy, log *slog.Logger) (func(), error) {
+// replaced; a live one is an error, since another server owns it. Each of
+// routes adds handlers of its own (the operator's view: adminOpsRoutes).
+func serveAdmin(path string, keys store.EABKeys, pol *policy.Policy, log *slog.Logger, routes ...func(*http.ServeMux)) (func(), error) {
 	if c, err := net.DialTimeout("unix", path, 500*time.Millisecond); err == nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("admin socket %s: another acmera answers on it", path)
@@ -48,7 +49,7 @@ func serveAdmin(path string, keys store.EABKeys, pol *policy.Policy, log *slog.L
 		_ = ln.Close()
 		return nil, fmt.Errorf("os.Chmod(%s): %w", path, err)
 	}
-	srv := &http.Server{Handler: adminHandler(keys, pol, log), ReadHeaderTimeout: 5 * time.Second,
+	srv := &http.Server{Handler: adminHandler(keys, pol, log, routes...), ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
@@ -64,9 +65,13 @@ func serveAdmin(path string, keys store.EABKeys, pol *policy.Policy, log *slog.L
 	}, nil
 }
 
-// adminHandler serves the EAB key operations of the admin endpoint.
-func adminHandler(keys store.EABKeys, pol *policy.Policy, log *slog.Logger) http.Handler {
+// adminHandler serves the EAB key operations of the admin endpoint, and
+// whatever routes add.
+func adminHandler(keys store.EABKeys, pol *policy.Policy, log *slog.Logger, routes ...func(*http.ServeMux)) http.Handler {
 	mux := http.NewServeMux()
+	for _, add := range routes {
+		add(mux)
+	}
 	mux.HandleFunc("POST /eab/keys", func(w http.ResponseWriter, r *http.Request) {
 		var k core.EABKey
 		if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&k); err != nil {

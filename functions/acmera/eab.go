@@ -44,10 +44,23 @@ Commands:
                            terminal, JSON lines otherwise or with --json
   eab revoke KID           revoke an EAB key: it binds no more accounts and
                            its accounts may place no more orders
+  admin certs [--name N] [--account A] [--serial S] [--expiring-within 48h]
+              [--revoked] [--limit 100] [--json]
+                           list or search certificates, newest first
+  admin revoke SERIAL --reason keyCompromise|superseded|unspecified|
+              affiliationChanged|cessationOfOperation|privilegeWithdrawn
+                           revoke through the RA and the CA backend, audited
+                           with ACMERA_ADMIN_ACTOR or the OS user
+  admin accounts [--limit 100] [--json]
+                           list the newest accounts
+  admin deactivate ACCOUNT_ID
+                           deactivate an account (audited as above)
+  admin stuck [--json]     list challenges and orders left processing
   version                  print the version (also --version)
   help                     this text
 
-The eab commands read the same environment as the server. Embedded: they
+The eab and admin commands read the same environment as the server. Tables
+on a terminal, JSON lines otherwise or with --json. Embedded: they
 use the running server's admin socket ($ACMERA_DATA_DIR/admin.sock), or open
 the bbolt file when no server runs. Cloud (FUNCTION_TARGET, ACMERA_CAS_POOL
 or ACMERA_TASKS_QUEUE set): they use Firestore directly

@@ -63,11 +63,6 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 	}
 	defer st.Close()
 	defer startPruner(ctx, st, log)()
-	stopAdmin, err := serveAdmin(filepath.Join(cfg.DataDir, adminSocketName), st, cfg.Policy, log)
-	if err != nil {
-		return err
-	}
-	defer stopAdmin()
 	// Listen before the CA opens: its leaves name the CRL's URL, which
 	// needs the port (ACMERA_ADDR may ask for any free one).
 	ln, err := net.Listen("tcp", cfg.Addr)
@@ -107,6 +102,21 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 	if err := recoverWork(ctx, st, q); err != nil {
 		return err
 	}
+	// The admin socket once the RA exists: admin revocations go through
+	// it. Until then `acmera eab` and `acmera admin` find the file locked
+	// and say so.
+	stopAdmin, err := serveAdmin(filepath.Join(cfg.DataDir, adminSocketName), st, cfg.Policy, log,
+		adminOpsRoutes(&raOperator{lister: st, rec: st, r: r}),
+		func(mux *http.ServeMux) { mux.Handle("GET /{$}", adminPageHandler(st, log)) })
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
+	stopPage, err := serveAdminPage(cfg.AdminAddr, st, log)
+	if err != nil {
+		return err
+	}
+	defer stopPage()
 	// Beside the pruner: work a crash or a dropped task left processing
 	// is finished without waiting for the next restart.
 	defer startReconciler(ctx, r, st, cfg.ReconcileInterval)()

@@ -6,7 +6,9 @@
 // embedded store, an in-process queue and a local CA.
 //
 // Commands: `acmera eab create|list|revoke` manage external account
-// binding keys on the store of the same environment (eab.go), and
+// binding keys on the store of the same environment (eab.go), `acmera
+// admin certs|revoke|accounts|deactivate|stuck` are the operator's view
+// (admincmd.go, and the admin page of adminpage.go), and
 // `acmera help` lists the commands and modes.
 package main
 
@@ -42,6 +44,8 @@ func run(ctx context.Context, args []string, env func(string) string, stdout, st
 		return err
 	case args[0] == "eab":
 		return runEAB(ctx, args[1:], env, stdout)
+	case args[0] == "admin":
+		return runAdmin(ctx, args[1:], env, stdout, stderr)
 	default:
 		return fmt.Errorf("unknown command %q; run acmera help", args[0])
 	}

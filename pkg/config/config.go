@@ -6,6 +6,7 @@ package config
 
 import (
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -97,6 +98,12 @@ type Embedded struct {
 	// authentication (so keep it on loopback or a private network); empty,
 	// the default, serves no metrics.
 	MetricsAddr string
+	// AdminAddr is ACMERA_ADMIN_ADDR, host:port on loopback: where the
+	// read-only admin page is served over plain HTTP, without
+	// authentication (anyone who can connect sees it, hence loopback
+	// only: a non-loopback host is refused); empty, the default, serves it
+	// on the admin socket only.
+	AdminAddr string
 }
 
 func list(v string) []string {
@@ -302,12 +309,30 @@ func ReadEmbedded(env Getenv) (*Embedded, error) {
 			return nil, fmt.Errorf("ACMERA_METRICS_ADDR=%q: must be host:port, like 127.0.0.1:9464", e.MetricsAddr)
 		}
 	}
+	if e.AdminAddr = env("ACMERA_ADMIN_ADDR"); e.AdminAddr != "" {
+		if err := checkLoopback(e.AdminAddr); err != nil {
+			return nil, fmt.Errorf("ACMERA_ADMIN_ADDR=%q: %w (the admin page has no authentication)", e.AdminAddr, err)
+		}
+	}
 	for _, h := range e.Hostnames {
 		if strings.ContainsAny(h, " /:") && net.ParseIP(h) == nil {
 			return nil, fmt.Errorf("ACMERA_HOSTNAMES: %q is not a host name or IP address", h)
 		}
 	}
 	return e, nil
+}
+
+// checkLoopback reports an address that is not host:port on a loopback
+// address or localhost.
+func checkLoopback(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return errors.New("must be host:port, like 127.0.0.1:9443")
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return errors.New("must be on loopback (127.0.0.1, ::1 or localhost)")
+	}
+	return nil
 }
 
 // decodeKey reads a base64 32-byte key.

@@ -233,3 +233,20 @@ func TestProfileLimitNamed(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+func TestAdminAddrLoopbackOnly(t *testing.T) {
+	for _, ok := range []string{"127.0.0.1:9443", "[::1]:0", "localhost:8080", "127.0.0.2:1"} {
+		if c, err := ReadEmbedded(envOf(map[string]string{"ACMERA_ADMIN_ADDR": ok})); err != nil || c.AdminAddr != ok {
+			t.Errorf("ACMERA_ADMIN_ADDR=%s: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"0.0.0.0:9443", ":9443", "192.0.2.1:80", "[::]:1", "example.com:80", "127.0.0.1"} {
+		_, err := ReadEmbedded(envOf(map[string]string{"ACMERA_ADMIN_ADDR": bad}))
+		if err == nil || !strings.Contains(err.Error(), "ACMERA_ADMIN_ADDR") {
+			t.Errorf("ACMERA_ADMIN_ADDR=%s: %v, want a refusal naming the setting", bad, err)
+		}
+	}
+	if c, err := ReadEmbedded(envOf(nil)); err != nil || c.AdminAddr != "" {
+		t.Errorf("default AdminAddr %q, %v; want none", c.AdminAddr, err)
+	}
+}

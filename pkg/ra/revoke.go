@@ -59,25 +59,8 @@ func (r *RA) Revoke(ctx context.Context, req RevokeRequest) error {
 	if c.Status == core.StatusRevoked {
 		return problem.New(problem.AlreadyRevoked, "the certificate was already revoked")
 	}
-	iss, err := r.issuer(c.Backend)
-	if err != nil {
+	if _, err := r.revokeAtCA(ctx, c, leaf, reason); err != nil {
 		return err
-	}
-	start := time.Now()
-	err = iss.Revoke(ctx, ca.RevokeRequest{Cert: leaf, Resource: c.CAResource, Reason: reason})
-	r.countCA(ctx, c.Backend, metrics.CARevoke, start, err)
-	var rejected *ca.RejectedError
-	if errors.As(err, &rejected) {
-		return problem.Unauthorizedf("the CA refused to revoke: %s", rejected.Detail)
-	}
-	if err != nil {
-		return fmt.Errorf("ca.Revoke: %w", err)
-	}
-	if _, err := r.store.RevokeCertificate(ctx, c.ID, reason, r.now()); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return problem.New(problem.AlreadyRevoked, "the certificate was already revoked")
-		}
-		return fmt.Errorf("store.RevokeCertificate: %w", err)
 	}
 	by := "certificate key"
 	if req.Account != nil {
@@ -86,6 +69,33 @@ func (r *RA) Revoke(ctx context.Context, req RevokeRequest) error {
 	r.log.InfoContext(ctx, "certificate revoked", "event", "certificate.revoke", "account", c.AccountID, "by", by,
 		"serial", c.Serial, "reason", reason, "caResource", c.CAResource)
 	return nil
+}
+
+// revokeAtCA revokes c (whose leaf is leaf) at its CA backend, then
+// records it in the store; the caller has authorized it and logs it.
+func (r *RA) revokeAtCA(ctx context.Context, c *core.Certificate, leaf *x509.Certificate, reason int) (*core.Certificate, error) {
+	iss, err := r.issuer(c.Backend)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	err = iss.Revoke(ctx, ca.RevokeRequest{Cert: leaf, Resource: c.CAResource, Reason: reason})
+	r.countCA(ctx, c.Backend, metrics.CARevoke, start, err)
+	var rejected *ca.RejectedError
+	if errors.As(err, &rejected) {
+		return nil, problem.Unauthorizedf("the CA refused to revoke: %s", rejected.Detail)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ca.Revoke: %w", err)
+	}
+	out, err := r.store.RevokeCertificate(ctx, c.ID, reason, r.now())
+	if err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return nil, problem.New(problem.AlreadyRevoked, "the certificate was already revoked")
+		}
+		return nil, fmt.Errorf("store.RevokeCertificate: %w", err)
+	}
+	return out, nil
 }
 
 // authorizeRevocation applies RFC 8555 §7.6: the issuing account, an

@@ -12,9 +12,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/acmera/acmera/pkg/acme"
+	"github.com/acmera/acmera/pkg/certpem"
 	"github.com/acmera/acmera/pkg/core"
 	"github.com/acmera/acmera/pkg/problem"
 )
@@ -236,4 +239,99 @@ type Recoverer interface {
 	ProcessingChallenges(ctx context.Context) ([][2]string, error)
 	// ProcessingOrders returns the IDs of orders in processing.
 	ProcessingOrders(ctx context.Context) ([]string, error)
+}
+
+// MaxListLimit bounds the Limit of a Lister call.
+const MaxListLimit = 1000
+
+// ListScanLimit bounds how many documents one Lister call examines where
+// the store cannot filter by an index (a name, or a second condition), so
+// an operator's search costs at most that many reads however large the
+// store is; a search that finds fewer than Limit within it returns what
+// it found.
+const ListScanLimit = 10000
+
+// CertificateFilter selects certificates for an operator (Lister). Zero
+// fields select everything; set fields must all match.
+type CertificateFilter struct {
+	// AccountID is the issuing account.
+	AccountID string
+	// Serial is the serial (see core.Certificate.Serial).
+	Serial string
+	// Name is a DNS name or IP address among the leaf's subject
+	// alternative names, compared case-insensitively ("*.example.com"
+	// matches only the wildcard name).
+	Name string
+	// Revoked selects revoked certificates only.
+	Revoked bool
+	// ExpiringBefore, when set, selects unrevoked certificates whose
+	// NotAfter is after Now and before it.
+	ExpiringBefore time.Time
+	// Now is the time ExpiringBefore is measured from.
+	Now time.Time
+	// Limit is the most certificates returned: 1 to MaxListLimit.
+	Limit int
+}
+
+// Check reports a filter a store must refuse.
+func (f CertificateFilter) Check() error {
+	if f.Limit < 1 || f.Limit > MaxListLimit {
+		return fmt.Errorf("store: limit %d, want 1 to %d", f.Limit, MaxListLimit)
+	}
+	if !f.ExpiringBefore.IsZero() && f.Now.IsZero() {
+		return errors.New("store: ExpiringBefore needs Now")
+	}
+	return nil
+}
+
+// Match reports whether c is selected by f.
+func (f CertificateFilter) Match(c *core.Certificate) bool {
+	switch {
+	case f.AccountID != "" && c.AccountID != f.AccountID,
+		f.Serial != "" && c.Serial != f.Serial,
+		f.Revoked && c.Status != core.StatusRevoked:
+		return false
+	case !f.ExpiringBefore.IsZero() && (c.Status == core.StatusRevoked || !c.NotAfter.After(f.Now) || !c.NotAfter.Before(f.ExpiringBefore)):
+		return false
+	case f.Name != "":
+		return slices.ContainsFunc(certpem.LeafNames(c.Chain), func(n string) bool { return strings.EqualFold(n, f.Name) })
+	}
+	return true
+}
+
+// Lister is implemented by stores that list for an operator (`acmera
+// admin`, the admin page); no ACME request uses it. Results are newest
+// first (CreatedAt, or UpdatedAt for orders), at most the limit given
+// (1 to MaxListLimit).
+type Lister interface {
+	// ListCertificates returns the certificates f selects.
+	ListCertificates(ctx context.Context, f CertificateFilter) ([]*core.Certificate, error)
+	// ListAccounts returns the newest accounts.
+	ListAccounts(ctx context.Context, limit int) ([]*core.Account, error)
+	// ListInvalidOrders returns the orders that became invalid most
+	// recently, with their problem documents.
+	ListInvalidOrders(ctx context.Context, limit int) ([]*core.Order, error)
+}
+
+// CheckLimit reports a Lister limit a store must refuse.
+func CheckLimit(limit int) error {
+	if limit < 1 || limit > MaxListLimit {
+		return fmt.Errorf("store: limit %d, want 1 to %d", limit, MaxListLimit)
+	}
+	return nil
+}
+
+// SortNewest sorts xs newest first by at, then by id, and cuts it to
+// limit: the order every Lister returns.
+func SortNewest[T any](xs []T, limit int, at func(T) time.Time, id func(T) string) []T {
+	slices.SortFunc(xs, func(a, b T) int {
+		if c := at(b).Compare(at(a)); c != 0 {
+			return c
+		}
+		return strings.Compare(id(a), id(b))
+	})
+	if len(xs) > limit {
+		xs = xs[:limit]
+	}
+	return xs
 }

@@ -40,5 +40,11 @@ func CompositeIndexes() []Index {
 		// entries, so the summed field must be in the index the filters
 		// use.
 		{Collection: collRateLimits, Fields: []IndexField{asc(fCounterKey), asc(fWindowStart), asc(fCounterValue)}},
+		// ListCertificates (the operator's): accountId == X, or
+		// status == revoked, order by createdAt desc.
+		{Collection: collCertificates, Fields: []IndexField{asc(fAccountID), desc(fCreatedAt)}},
+		{Collection: collCertificates, Fields: []IndexField{asc(fStatus), desc(fCreatedAt)}},
+		// ListInvalidOrders: status == invalid order by updatedAt desc.
+		{Collection: collOrders, Fields: []IndexField{asc(fStatus), desc(fUpdatedAt)}},
 	}
 }

@@ -74,6 +74,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EABKey/Bind", testEABKeyBind},
 		{"EABKey/BindRefused", testEABKeyBindRefused},
 		{"Race/BindSingleUseEABKey", testRaceBindEABKey},
+		{"Lister/Certificates", testListCertificates},
+		{"Lister/Accounts", testListAccounts},
+		{"Lister/InvalidOrders", testListInvalidOrders},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
