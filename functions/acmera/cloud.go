@@ -61,6 +61,14 @@ func runFunction(ctx context.Context, target string, env func(string) string, st
 		if h, err = acmefn.NewHandler(r, parts); err != nil {
 			return err
 		}
+		// The read-only admin page at /admin, for IAP or allow-listed
+		// service accounts only; 404 when neither is configured.
+		gate, err := newAdminGate(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		lister, _ := parts.Store.(store.Lister)
+		h = withAdminPage(h, gate, lister, log)
 	case "Validate":
 		v, err := taskauth.New(ctx, taskauth.Config{Audience: cfg.OIDCAudience, ServiceAccount: cfg.TasksServiceAccount, JWKSURL: cfg.OIDCJWKSURL})
 		if err != nil {

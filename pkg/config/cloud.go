@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"strings"
 	"time"
 )
 
@@ -36,6 +37,17 @@ type Cloud struct {
 	// OIDCAudience is ACMERA_OIDC_AUDIENCE, the token audience the
 	// validator expects (default ValidatorURL).
 	OIDCAudience string
+	// AdminAllow is ACMERA_ADMIN_ALLOW: the service-account emails (comma-
+	// separated) whose Google ID tokens, audience AdminAudience, may read
+	// the ACME function's /admin page. AdminAudience is
+	// ACMERA_ADMIN_AUDIENCE, default ACMERA_BASE_URL.
+	AdminAllow    []string
+	AdminAudience string
+	// AdminIAPAudience is ACMERA_ADMIN_IAP_AUDIENCE: when set, /admin also
+	// admits a request carrying a Cloud IAP assertion
+	// (x-goog-iap-jwt-assertion) for this audience
+	// (/projects/NUMBER/global/backendServices/ID).
+	AdminIAPAudience string
 	// OIDCJWKSURL is ACMERA_OIDC_JWKS_URL, a JWKS override for the fakes;
 	// empty verifies Google-signed tokens.
 	OIDCJWKSURL string
@@ -113,6 +125,22 @@ func ReadCloud(env Getenv) (*Cloud, error) {
 	}
 	if cl.FirestoreDatabase == "" {
 		cl.FirestoreDatabase = "(default)"
+	}
+	cl.AdminAllow, cl.AdminIAPAudience = list(env("ACMERA_ADMIN_ALLOW")), env("ACMERA_ADMIN_IAP_AUDIENCE")
+	cl.AdminAudience = env("ACMERA_ADMIN_AUDIENCE")
+	if cl.AdminAudience == "" {
+		cl.AdminAudience = cl.BaseURL
+	}
+	for _, e := range cl.AdminAllow {
+		if !strings.Contains(e, "@") {
+			return nil, fmt.Errorf("ACMERA_ADMIN_ALLOW: %q is not a service-account email", e)
+		}
+	}
+	if len(cl.AdminAllow) > 0 && cl.AdminAudience == "" {
+		return nil, fmt.Errorf("ACMERA_ADMIN_ALLOW is set but no audience: set ACMERA_ADMIN_AUDIENCE (or ACMERA_BASE_URL), the audience of the callers' ID tokens")
+	}
+	if a := cl.AdminIAPAudience; a != "" && !strings.HasPrefix(a, "/projects/") {
+		return nil, fmt.Errorf("ACMERA_ADMIN_IAP_AUDIENCE=%q: must be IAP's audience, /projects/NUMBER/global/backendServices/ID or /projects/NUMBER/apps/PROJECT", a)
 	}
 	if cl.OIDCAudience == "" {
 		cl.OIDCAudience = cl.ValidatorURL

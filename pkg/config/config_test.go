@@ -167,6 +167,29 @@ func TestCloud(t *testing.T) {
 		t.Fatalf("ACMERA_METRICS=prometheus: %v, want an error naming it", err)
 	}
 	delete(full, "ACMERA_METRICS")
+	for _, tc := range []struct {
+		env  map[string]string
+		want string // "" for accepted
+	}{
+		{map[string]string{"ACMERA_ADMIN_ALLOW": "ops@p.iam.gserviceaccount.com", "ACMERA_BASE_URL": "https://acme.example"}, ""},
+		{map[string]string{"ACMERA_ADMIN_ALLOW": "ops@p.iam.gserviceaccount.com", "ACMERA_ADMIN_AUDIENCE": "https://acme.example"}, ""},
+		{map[string]string{"ACMERA_ADMIN_ALLOW": "ops@p.iam.gserviceaccount.com"}, "ACMERA_ADMIN_AUDIENCE"},
+		{map[string]string{"ACMERA_ADMIN_ALLOW": "not-an-email", "ACMERA_BASE_URL": "https://acme.example"}, "ACMERA_ADMIN_ALLOW"},
+		{map[string]string{"ACMERA_ADMIN_IAP_AUDIENCE": "/projects/123/global/backendServices/456"}, ""},
+		{map[string]string{"ACMERA_ADMIN_IAP_AUDIENCE": "https://acme.example"}, "ACMERA_ADMIN_IAP_AUDIENCE"},
+	} {
+		env := map[string]string{}
+		for k, v := range full {
+			env[k] = v
+		}
+		for k, v := range tc.env {
+			env[k] = v
+		}
+		_, err := ReadCloud(envOf(env))
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("admin settings %v: %v, want an error naming %q", tc.env, err, tc.want)
+		}
+	}
 	for _, name := range []string{"GOOGLE_CLOUD_PROJECT", "ACMERA_CAS_POOL", "ACMERA_TASKS_QUEUE", "ACMERA_TASKS_SERVICE_ACCOUNT", "ACMERA_VALIDATOR_URL", "ACMERA_NONCE_KEY"} {
 		t.Run("missing "+name, func(t *testing.T) {
 			env := map[string]string{}

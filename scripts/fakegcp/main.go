@@ -76,6 +76,22 @@ func run(ctx context.Context, casAddr, tasksAddr, httpAddr, pool string) error {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{"cas": cas.Stats(), "casMinted": cas.Minted(), "tasks": tasks.Stats()})
 	})
+	// GET /token?email=E&audience=A: a Google-shaped ID token of E for A,
+	// signed with the key /jwks publishes, as the metadata server would
+	// give a service account (tests of callers other than Cloud Tasks).
+	mux.HandleFunc("GET /token", func(w http.ResponseWriter, r *http.Request) {
+		email, aud := r.URL.Query().Get("email"), r.URL.Query().Get("audience")
+		if email == "" || aud == "" {
+			http.Error(w, "email and audience are required", http.StatusBadRequest)
+			return
+		}
+		tok, err := tasks.MintToken(tasks.OIDCClaims(email, aud))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		fmt.Fprint(w, tok)
+	})
 	mux.HandleFunc("POST /fail", func(w http.ResponseWriter, r *http.Request) {
 		n, err1 := strconv.Atoi(r.URL.Query().Get("n"))
 		code, err2 := strconv.Atoi(r.URL.Query().Get("code"))
