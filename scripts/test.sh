@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
-# test.sh: the one command that runs every check of acmera.
+# test.sh: the one command that runs every check of acmera, on a fresh
+# Debian machine too.
 #
+#   0. scripts/setup.sh: installs the Debian packages the tests need (as
+#      root or with passwordless sudo), or says exactly what is missing and
+#      how to get it (ACMERA_SETUP=0 skips it)
 #   1. gofmt (fails on any unformatted file)
 #   2. go vet ./..., and in the nested module scripts/cmcontroller
 #   3. the Firestore emulator (scripts/firestore-emulator.sh), so the store
@@ -70,6 +74,14 @@ gotest() {
 	grep -E '^(ok|FAIL|panic:)|^--- FAIL|^\s+--- FAIL|\[(build|setup) failed\]' "$log" || true
 	return "$rc"
 }
+
+step "setup (scripts/setup.sh)"
+# Installs the Debian packages the tests need when they are missing (or
+# says what is missing and how to get them); ACMERA_SETUP=0 skips it.
+export PATH="$PATH:/usr/sbin:/sbin" # krb5kdc, kadmin.local, named
+if [[ "${ACMERA_SETUP:-1}" != 0 ]]; then
+	scripts/setup.sh || fail "scripts/setup.sh"
+fi
 
 step "gofmt -l"
 go_files() {
