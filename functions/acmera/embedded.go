@@ -58,7 +58,7 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 	}
 	defer st.Close()
 	defer startPruner(ctx, st, log)()
-	stopAdmin, err := serveAdmin(filepath.Join(cfg.DataDir, adminSocketName), st, cfg.Policy, log)
+	stopAdmin, err := serveAdmin(filepath.Join(cfg.DataDir, adminSocketName), st, cfg.Policy, cfg.Pprof, log)
 	if err != nil {
 		return err
 	}
