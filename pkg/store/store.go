@@ -236,3 +236,15 @@ type Recoverer interface {
 	// ProcessingOrders returns the IDs of orders in processing.
 	ProcessingOrders(ctx context.Context) ([]string, error)
 }
+
+// OrderSpender is implemented by stores that can count a new order against
+// a rate limit and store it in one transaction (the embedded store: one
+// fsync'd commit instead of two). The RA uses it when the store has it,
+// and Spend, CreateOrder and a refund otherwise.
+type OrderSpender interface {
+	// SpendCreateOrder is Spend(l, 1, now) followed, only if it spent, by
+	// CreateOrder(o, authzs), atomically: when the limit refuses (ok
+	// false, with the end of the window) or CreateOrder fails (ErrConflict
+	// included) nothing is written.
+	SpendCreateOrder(ctx context.Context, l RateLimit, now time.Time, o *core.Order, authzs []*core.Authorization) (ok bool, retryAt time.Time, err error)
+}

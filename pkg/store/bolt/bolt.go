@@ -74,8 +74,9 @@ type Store struct {
 }
 
 var (
-	_ store.Store     = (*Store)(nil)
-	_ store.Recoverer = (*Store)(nil)
+	_ store.Store        = (*Store)(nil)
+	_ store.Recoverer    = (*Store)(nil)
+	_ store.OrderSpender = (*Store)(nil)
 )
 
 type config struct {
