@@ -121,7 +121,8 @@ type Orders interface {
 	BeginFinalize(ctx context.Context, orderID string, csr []byte, now time.Time) (*core.Order, error)
 	// CompleteFinalize moves a processing order to valid and stores its
 	// certificate (ID = order ID) atomically; ErrConflict if the order is not
-	// processing.
+	// processing. The store may drop the order's CSR then: only a finalize
+	// retry of a processing order reads it.
 	CompleteFinalize(ctx context.Context, orderID string, cert *core.Certificate) (*core.Order, error)
 	// RecordCARequest stores, on a processing order, the CA's name for the
 	// certificate it is issuing (ca.IssueRequest.Submitted); ErrConflict if
