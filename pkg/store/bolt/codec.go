@@ -23,7 +23,9 @@ const (
 // are in the compact form (writer.str), in which an ID (core.NewID: 128
 // random bits, 22 characters of base64url) takes 17 bytes instead of 23.
 // Every document is written so; documents written before the flag (their
-// strings length-prefixed only) still decode.
+// strings length-prefixed only) still decode. A build from before the flag
+// cannot read documents written with it (it reports them corrupt), so a
+// data directory does not go back to such a build.
 const compactStrings = 0x80
 
 // idLen and idRawLen are the lengths of an ID as text and as bytes.
