@@ -127,9 +127,10 @@ func adminHandler(keys store.EABKeys, pol *policy.Policy, log *slog.Logger) http
 	return mux
 }
 
-// withPprof adds net/http/pprof's handlers under /debug/pprof/ to h. They
-// are registered on this mux only, never on http.DefaultServeMux, so
-// nothing else serves them.
+// withPprof adds net/http/pprof's handlers under /debug/pprof/ to h, on
+// the admin socket's own mux. (Importing net/http/pprof also registers
+// them on http.DefaultServeMux, which no acmera server serves: the ACME
+// listener and the cloud functions have muxes of their own.)
 func withPprof(h http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/", h)
