@@ -83,7 +83,7 @@ func TestBytesPerIssuance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 200
+	const n = 100
 	limit := store.RateLimit{Key: "orders:" + acct.ID, Max: 1 << 20, Window: time.Hour, Shards: 16}
 	for i := range n {
 		name := strings.ToLower(rand.Text()) + ".load.test"
