@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"net/url"
 	"os"
 	"time"
@@ -23,7 +24,8 @@ import (
 // in its data directory (mode 0600, in a 0700 directory): bbolt holds the
 // file's lock while the server runs, so `acmera eab` reaches the store
 // through the server. It speaks HTTP with JSON bodies (core.EABKey);
-// listed keys carry no secret.
+// listed keys carry no secret. With ACMERA_PPROF=true it also serves
+// net/http/pprof under /debug/pprof/ (off by default).
 const adminSocketName = "admin.sock"
 
 // adminDialTimeout bounds the CLI's attempt to reach the admin socket.
@@ -32,8 +34,9 @@ const adminDialTimeout = 2 * time.Second
 // serveAdmin serves the admin endpoint on a unix socket at path until the
 // returned function is called. A stale socket file (no one answers) is
 // replaced; a live one is an error, since another server owns it. Each of
-// routes adds handlers of its own (the operator's view: adminOpsRoutes).
-func serveAdmin(path string, keys store.EABKeys, pol *policy.Policy, log *slog.Logger, routes ...func(*http.ServeMux)) (func(), error) {
+// routes adds handlers of its own (the operator's view: adminOpsRoutes);
+// withProfiles adds net/http/pprof (ACMERA_PPROF).
+func serveAdmin(path string, keys store.EABKeys, pol *policy.Policy, withProfiles bool, log *slog.Logger, routes ...func(*http.ServeMux)) (func(), error) {
 	if c, err := net.DialTimeout("unix", path, 500*time.Millisecond); err == nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("admin socket %s: another acmera answers on it", path)
@@ -49,8 +52,16 @@ func serveAdmin(path string, keys store.EABKeys, pol *policy.Policy, log *slog.L
 		_ = ln.Close()
 		return nil, fmt.Errorf("os.Chmod(%s): %w", path, err)
 	}
-	srv := &http.Server{Handler: adminHandler(keys, pol, log, routes...), ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second}
+	h := adminHandler(keys, pol, log, routes...)
+	// A CPU profile or trace holds its response for ?seconds=N (default
+	// 30), so with pprof on the write timeout leaves room for a minute.
+	wt := 10 * time.Second
+	if withProfiles {
+		h = withPprof(h)
+		wt = 70 * time.Second
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout: 10 * time.Second, WriteTimeout: wt}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -119,6 +130,21 @@ func adminHandler(keys store.EABKeys, pol *policy.Policy, log *slog.Logger, rout
 		log.InfoContext(r.Context(), "EAB key revoked", "event", "eab.revoke", "eab_kid", k.KID, "profile", k.Profile)
 		writeAdminJSON(w, http.StatusOK, withoutSecret(k))
 	})
+	return mux
+}
+
+// withPprof adds net/http/pprof's handlers under /debug/pprof/ to h, on
+// the admin socket's own mux. (Importing net/http/pprof also registers
+// them on http.DefaultServeMux, which no acmera server serves: the ACME
+// listener and the cloud functions have muxes of their own.)
+func withPprof(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
 }
 

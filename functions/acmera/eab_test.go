@@ -123,7 +123,7 @@ func TestEABCommandsOnAdminSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(dir, adminSocketName)
-	stop, err := serveAdmin(sock, st, cfg.Policy, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	stop, err := serveAdmin(sock, st, cfg.Policy, false, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +131,7 @@ func TestEABCommandsOnAdminSocket(t *testing.T) {
 	if fi, err := os.Stat(sock); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("socket mode %v, %v; want 0600", fi.Mode(), err)
 	}
-	if _, err := serveAdmin(sock, st, cfg.Policy, slog.Default()); err == nil {
+	if _, err := serveAdmin(sock, st, cfg.Policy, false, slog.Default()); err == nil {
 		t.Fatal("a second admin endpoint took a live socket")
 	}
 	eabCycle(t, env)

@@ -105,7 +105,7 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 	// The admin socket once the RA exists: admin revocations go through
 	// it. Until then `acmera eab` and `acmera admin` find the file locked
 	// and say so.
-	stopAdmin, err := serveAdmin(filepath.Join(cfg.DataDir, adminSocketName), st, cfg.Policy, log,
+	stopAdmin, err := serveAdmin(filepath.Join(cfg.DataDir, adminSocketName), st, cfg.Policy, cfg.Pprof, log,
 		adminOpsRoutes(&raOperator{lister: st, rec: st, r: r}),
 		func(mux *http.ServeMux) { mux.Handle("GET /{$}", adminPageHandler(st, log)) })
 	if err != nil {

@@ -104,6 +104,10 @@ type Embedded struct {
 	// only: a non-loopback host is refused); empty, the default, serves it
 	// on the admin socket only.
 	AdminAddr string
+	// Pprof serves net/http/pprof under /debug/pprof/ on the admin
+	// socket (ACMERA_PPROF=true; default false). The socket is mode
+	// 0600 in a 0700 directory: only the server's user reaches it.
+	Pprof bool
 }
 
 func list(v string) []string {
@@ -297,6 +301,13 @@ func ReadEmbedded(env Getenv) (*Embedded, error) {
 	e := &Embedded{Common: c, DataDir: env("ACMERA_DATA_DIR"), Addr: env("ACMERA_ADDR"), Hostnames: list(env("ACMERA_HOSTNAMES"))}
 	if e.DataDir == "" {
 		e.DataDir = "./acmera-data"
+	}
+	switch v := env("ACMERA_PPROF"); v {
+	case "true":
+		e.Pprof = true
+	case "", "false":
+	default:
+		return nil, fmt.Errorf("ACMERA_PPROF=%q: must be true or false", v)
 	}
 	if e.Addr == "" {
 		e.Addr = "127.0.0.1:8443"

@@ -148,7 +148,8 @@ type Order struct {
 	AuthzIDs []string
 	Error    *problem.Problem
 	// CSR is the DER certificate request received at finalize; kept so that a
-	// finalize retry can reissue with the same request ID.
+	// finalize retry can reissue with the same request ID, and possibly
+	// dropped once the order is valid (store.Orders.CompleteFinalize).
 	CSR []byte
 	// CAResource is the CA's name for the certificate being issued, when
 	// the CA names it before signing (AWS Private CA's CertificateArn),

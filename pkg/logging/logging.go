@@ -121,7 +121,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // Requests wraps h so that every request writes one log line, and log lines
 // written during it carry its trace. When the request line's level is not
-// enabled (a warn-level logger), the line costs nothing to prepare.
+// enabled (a warn-level logger), the line costs nothing to prepare. When
+// it is, the record is built directly (no caller lookup, no variadic
+// arguments to convert): a few hundred nanoseconds and bytes.
 func Requests(log *slog.Logger, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -134,17 +136,22 @@ func Requests(log *slog.Logger, h http.Handler) http.Handler {
 		if sw.status >= 500 {
 			level = slog.LevelError
 		}
-		if !log.Enabled(r.Context(), level) {
+		ctx := r.Context()
+		if !log.Enabled(ctx, level) {
 			return
 		}
-		log.LogAttrs(r.Context(), level, "request", slog.Group("httpRequest",
+		end := time.Now()
+		var lat [24]byte
+		rec := slog.NewRecord(end, level, "request", 0)
+		rec.AddAttrs(slog.Attr{Key: "httpRequest", Value: slog.GroupValue(
 			slog.String("requestMethod", r.Method),
 			slog.String("requestUrl", r.URL.Path),
 			slog.Int("status", sw.status),
 			slog.Int("responseSize", sw.size),
 			slog.String("userAgent", r.UserAgent()),
 			slog.String("remoteIp", r.RemoteAddr),
-			slog.String("latency", strconv.FormatFloat(time.Since(start).Seconds(), 'f', 6, 64)+"s"),
-		))
+			slog.String("latency", string(append(strconv.AppendFloat(lat[:0], end.Sub(start).Seconds(), 'f', 6, 64), 's'))),
+		)})
+		_ = log.Handler().Handle(ctx, rec)
 	})
 }

@@ -96,13 +96,8 @@ func (r *RA) NewOrder(ctx context.Context, acct *core.Account, req NewOrderReque
 	if err := r.checkPendingAuthorizations(ctx, pr, acct, len(fresh), now); err != nil {
 		return nil, err
 	}
-	spent, err := r.spendOrder(ctx, pr, acct, now)
-	if err != nil {
+	if err := r.createOrder(ctx, pr, acct, o, fresh, now); err != nil {
 		return nil, err
-	}
-	if err := r.store.CreateOrder(ctx, o, fresh); err != nil {
-		r.refund(ctx, spent, 1, now)
-		return nil, fmt.Errorf("store.CreateOrder: %w", err)
 	}
 	r.log.InfoContext(ctx, "order created", "event", "order.create", "account", acct.ID, "order", o.ID,
 		"identifiers", identValues(idents), "reused", len(idents)-len(fresh), "replaces", o.ReplacesCertID, "eab_kid", acct.EABKeyID)

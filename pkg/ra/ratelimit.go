@@ -77,10 +77,43 @@ func (r *RA) spendOrder(ctx context.Context, pr *policy.Profile, acct *core.Acco
 	}
 	if !ok {
 		r.metrics.RateLimited(ctx, LimitOrdersPerHour)
-		return nil, problem.RateLimitedf(until.Sub(now), "rate limit maxOrdersPerHour exceeded: this account may place %d new orders per hour and has placed them all in the window %s to %s; retry after %s",
-			pr.MaxOrdersPerHour, rfc3339(l.WindowStart(now)), rfc3339(until), rfc3339(until))
+		return nil, ordersLimited(pr, l, until, now)
 	}
 	return &l, nil
+}
+
+// ordersLimited is the refusal of an order over maxOrdersPerHour.
+func ordersLimited(pr *policy.Profile, l store.RateLimit, until, now time.Time) error {
+	return problem.RateLimitedf(until.Sub(now), "rate limit maxOrdersPerHour exceeded: this account may place %d new orders per hour and has placed them all in the window %s to %s; retry after %s",
+		pr.MaxOrdersPerHour, rfc3339(l.WindowStart(now)), rfc3339(until), rfc3339(until))
+}
+
+// createOrder counts o against the profile's maxOrdersPerHour and stores
+// it with its fresh authorizations: in one transaction where the store
+// can (store.OrderSpender), else Spend, CreateOrder, and a refund when
+// storing fails. Either way an order is stored only if it was counted.
+func (r *RA) createOrder(ctx context.Context, pr *policy.Profile, acct *core.Account, o *core.Order, fresh []*core.Authorization, now time.Time) error {
+	if sp, ok := r.store.(store.OrderSpender); ok && pr.MaxOrdersPerHour > 0 {
+		l := ordersLimit(acct.ID, pr.MaxOrdersPerHour)
+		ok, until, err := sp.SpendCreateOrder(ctx, l, now, o, fresh)
+		if err != nil {
+			return fmt.Errorf("store.SpendCreateOrder: %w", err)
+		}
+		if !ok {
+			r.metrics.RateLimited(ctx, LimitOrdersPerHour)
+			return ordersLimited(pr, l, until, now)
+		}
+		return nil
+	}
+	spent, err := r.spendOrder(ctx, pr, acct, now)
+	if err != nil {
+		return err
+	}
+	if err := r.store.CreateOrder(ctx, o, fresh); err != nil {
+		r.refund(ctx, spent, 1, now)
+		return fmt.Errorf("store.CreateOrder: %w", err)
+	}
+	return nil
 }
 
 // refund gives back n events of l after the work they paid for failed.

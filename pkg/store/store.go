@@ -124,7 +124,8 @@ type Orders interface {
 	BeginFinalize(ctx context.Context, orderID string, csr []byte, now time.Time) (*core.Order, error)
 	// CompleteFinalize moves a processing order to valid and stores its
 	// certificate (ID = order ID) atomically; ErrConflict if the order is not
-	// processing.
+	// processing. The store may drop the order's CSR then: only a finalize
+	// retry of a processing order reads it.
 	CompleteFinalize(ctx context.Context, orderID string, cert *core.Certificate) (*core.Order, error)
 	// RecordCARequest stores, on a processing order, the CA's name for the
 	// certificate it is issuing (ca.IssueRequest.Submitted); ErrConflict if
@@ -334,4 +335,16 @@ func SortNewest[T any](xs []T, limit int, at func(T) time.Time, id func(T) strin
 		xs = xs[:limit]
 	}
 	return xs
+}
+
+// OrderSpender is implemented by stores that can count a new order against
+// a rate limit and store it in one transaction (the embedded store: one
+// fsync'd commit instead of two). The RA uses it when the store has it,
+// and Spend, CreateOrder and a refund otherwise.
+type OrderSpender interface {
+	// SpendCreateOrder is Spend(l, 1, now) followed, only if it spent, by
+	// CreateOrder(o, authzs), atomically: when the limit refuses (ok
+	// false, with the end of the window) or CreateOrder fails (ErrConflict
+	// included) nothing is written.
+	SpendCreateOrder(ctx context.Context, l RateLimit, now time.Time, o *core.Order, authzs []*core.Authorization) (ok bool, retryAt time.Time, err error)
 }

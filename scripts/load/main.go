@@ -18,6 +18,11 @@
 // own CPU, since the clients share the machine's cores with the server.
 //
 //	go run ./scripts/load -server ./acmera -clients 32 -duration 30s -warmup 5s
+//
+// With -table FILE..., it prints the -json results in FILEs as one
+// Markdown table (scripts/bench.sh does this for 1, 8 and 32 clients).
+//
+//	go run ./scripts/load -table c1.json c8.json c32.json
 package main
 
 import (
@@ -186,6 +191,9 @@ func main() {
 }
 
 func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "-table" {
+		return printTable(args[1:], stdout)
+	}
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
 		return err
@@ -204,5 +212,26 @@ func mainErr(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := enc.Encode(res); err != nil {
 		return fmt.Errorf("json.Encode: %w", err)
 	}
+	return nil
+}
+
+// printTable reads -json results from files and prints them as one table.
+func printTable(files []string, stdout io.Writer) error {
+	if len(files) == 0 {
+		return errors.New("-table needs the -json result files to print")
+	}
+	runs := make([]*Result, 0, len(files))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return fmt.Errorf("-table: %w", err)
+		}
+		r := new(Result)
+		if err := json.Unmarshal(b, r); err != nil {
+			return fmt.Errorf("-table: %s: json.Unmarshal: %w", f, err)
+		}
+		runs = append(runs, r)
+	}
+	writeTable(stdout, runs)
 	return nil
 }

@@ -54,6 +54,7 @@ type Machine struct {
 	GoVersion  string `json:"go_version"`
 	OS         string `json:"os"`
 	Arch       string `json:"arch"`
+	CPUModel   string `json:"cpu_model,omitempty"`
 }
 
 // Latency is the distribution of one full issuance's wall time, in ms.
@@ -222,4 +223,35 @@ func writeSummary(w io.Writer, r *Result) {
 	if !r.DrainedInTime {
 		fmt.Fprintf(w, "warning:     issuances still in flight %s after the window were cancelled\n", drainGrace)
 	}
+}
+
+// writeTable prints runs (e.g. c = 1, 8, 32) as one Markdown table, under
+// a line naming the machine of the first.
+func writeTable(w io.Writer, runs []*Result) {
+	if len(runs) == 0 {
+		return
+	}
+	m := runs[0].Machine
+	fmt.Fprintf(w, "machine: nproc %d (GOMAXPROCS %d), %s, %s %s/%s\n\n", m.NumCPU, m.GOMAXPROCS, cmpOr(m.CPUModel, "CPU model unknown"),
+		m.GoVersion, m.OS, m.Arch)
+	fmt.Fprintln(w, "| clients | issuances/s | latency p50 / p95 / p99 ms | server CPU per issuance | requests per issuance | RssAnon after warmup → end MiB | RssFile → MiB | other load (cores) | errors |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|")
+	for _, r := range runs {
+		l := r.Latency
+		cpu, anon, file := "–", "–", "–"
+		if s := r.Server; s != nil {
+			cpu = fmt.Sprintf("%.2f ms", s.CPUPerIssuanceMs)
+			anon = fmt.Sprintf("%.1f → %.1f", s.AnonAfterWarmup, s.AnonEnd)
+			file = fmt.Sprintf("%.1f → %.1f", s.FileAfterWarmup, s.FileEnd)
+		}
+		fmt.Fprintf(w, "| %d | %.1f | %.1f / %.1f / %.1f | %s | %.2f | %s | %s | %.2f | %d |\n",
+			r.Clients, r.PerSecond, l.P50, l.P95, l.P99, cpu, r.RequestsPerIssuance, anon, file, r.OtherCores, r.ErrorTotal)
+	}
+}
+
+func cmpOr(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
 }

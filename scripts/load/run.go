@@ -298,5 +298,5 @@ func loop(ctx context.Context, w *worker, rec *recorder, stopNew <-chan struct{}
 // machine describes where the run happened.
 func machine() Machine {
 	return Machine{NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
-		OS: runtime.GOOS, Arch: runtime.GOARCH}
+		OS: runtime.GOOS, Arch: runtime.GOARCH, CPUModel: cpuModel()}
 }

@@ -131,3 +131,92 @@ func BenchmarkSpend(b *testing.B) {
 		})
 	})
 }
+
+// BenchmarkTransition measures each write of an issuance alone, one
+// client at a time: one op is one fsync'd commit with nobody to share it
+// (the latency a lone client pays per write). The states it starts from
+// are made with the timer stopped.
+func BenchmarkTransition(b *testing.B) {
+	now := time.Now().UTC()
+	type fixture struct {
+		o  *core.Order
+		az *core.Authorization
+	}
+	newFixture := func(acct *core.Account) fixture {
+		o := &core.Order{ID: core.NewID(), AccountID: acct.ID, Profile: "acme", Status: core.StatusPending,
+			Expires: now.Add(time.Hour), Identifiers: []acme.Identifier{{Type: acme.IdentifierDNS, Value: core.NewID() + ".team.internal"}},
+			CreatedAt: now}
+		az := &core.Authorization{ID: core.NewID(), AccountID: acct.ID, OrderID: o.ID, Profile: "acme",
+			Identifier: o.Identifiers[0], Status: core.StatusPending, Expires: now.Add(time.Hour), CreatedAt: now,
+			Challenges: []core.Challenge{
+				{ID: core.NewID(), Type: acme.ChallengeHTTP01, Token: core.NewToken(), Status: core.StatusPending},
+				{ID: core.NewID(), Type: acme.ChallengeDNS01, Token: core.NewToken(), Status: core.StatusPending},
+			}}
+		o.AuthzIDs = []string{az.ID}
+		return fixture{o: o, az: az}
+	}
+	// Each step takes the fixture from the state the steps before it
+	// left; the benchmark of step i runs steps 0..i-1 untimed.
+	steps := []struct {
+		name string
+		run  func(ctx context.Context, s *Store, f fixture) error
+	}{
+		{"CreateOrder", func(ctx context.Context, s *Store, f fixture) error {
+			return s.CreateOrder(ctx, f.o, []*core.Authorization{f.az})
+		}},
+		{"MarkChallengeProcessing", func(ctx context.Context, s *Store, f fixture) error {
+			_, err := s.MarkChallengeProcessing(ctx, f.az.ID, f.az.Challenges[0].ID)
+			return err
+		}},
+		{"RecordValidation", func(ctx context.Context, s *Store, f fixture) error {
+			_, err := s.RecordValidation(ctx, core.ValidationResult{AuthzID: f.az.ID, ChallengeID: f.az.Challenges[0].ID, ValidatedAt: now})
+			return err
+		}},
+		{"BeginFinalize", func(ctx context.Context, s *Store, f fixture) error {
+			_, err := s.BeginFinalize(ctx, f.o.ID, make([]byte, 250), now)
+			return err
+		}},
+		{"CompleteFinalize", func(ctx context.Context, s *Store, f fixture) error {
+			cert := &core.Certificate{AccountID: f.o.AccountID, Profile: "acme", Serial: f.o.ID, Chain: make([]byte, 650),
+				NotBefore: now, NotAfter: now.Add(24 * time.Hour), Status: core.StatusValid, CreatedAt: now}
+			_, err := s.CompleteFinalize(ctx, f.o.ID, cert)
+			return err
+		}},
+	}
+	for i, step := range steps {
+		b.Run(step.name, func(b *testing.B) {
+			s, _ := openTemp(b)
+			b.Cleanup(func() { _ = s.Close() })
+			ctx := b.Context()
+			acct := &core.Account{ID: core.NewID(), KeyThumbprint: core.NewID(), Status: core.StatusValid, CreatedAt: now}
+			if err := s.CreateAccount(ctx, acct); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				b.StopTimer()
+				f := newFixture(acct)
+				for _, before := range steps[:i] {
+					if err := before.run(ctx, s, f); err != nil {
+						b.Fatal(before.name, err)
+					}
+				}
+				b.StartTimer()
+				if err := step.run(ctx, s, f); err != nil {
+					b.Fatal(step.name, err)
+				}
+			}
+		})
+	}
+	b.Run("RedeemNonce", func(b *testing.B) {
+		s, _ := openTemp(b)
+		b.Cleanup(func() { _ = s.Close() })
+		ctx := b.Context()
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := s.RedeemNonce(ctx, core.NewID(), now.Add(time.Hour)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

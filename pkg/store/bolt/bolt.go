@@ -2,13 +2,14 @@
 // by the embedded default (DESIGN.md, "Embedded default").
 //
 // Every transition runs in one bbolt read-write transaction, fsync'd before
-// it returns, so a crash loses nothing acknowledged. Writes go through
-// DB.Batch, which commits concurrent transitions together (group commit):
-// N concurrent requests share one fsync instead of queueing for N.
+// it returns, so a crash loses nothing acknowledged. Writes go through a
+// group commit (group.go): a lone writer commits at once, and writers that
+// arrive while a commit runs share the next one, so N concurrent requests
+// share one fsync instead of queueing for N, and no one waits on a timer.
 //
-// Batch may run a transition function several times and rolls a whole
-// batch back when one function returns an error, then re-runs that
-// function alone. So every transition here (1) checks all its
+// The group commit, like bbolt's DB.Batch, may run a transition function
+// several times and rolls a whole batch back when one function returns an
+// error, then re-runs that function alone. So every transition here (1) checks all its
 // preconditions before it writes anything, (2) reports a lost race
 // (store.ErrConflict, store.ErrNotFound) as an outcome captured by the
 // closure while returning nil to bbolt, so a lost race neither rolls back
@@ -55,17 +56,16 @@ func bucketNames() []string {
 		bucketRateLimits, bucketPendingAuthzs, bucketEABKeys}
 }
 
-// Defaults for Open. The batch delay is about one fsync on a cloud disk:
-// long enough for concurrent writes to share a commit, short enough not
-// to matter to a lone client (an issuance makes about five writes).
+// Defaults for Open.
 const (
-	DefaultBatchDelay = 2 * time.Millisecond
-	DefaultMaxNonces  = 1 << 17
+	DefaultMaxBatchSize = 1000
+	DefaultMaxNonces    = 1 << 17
 )
 
 // Store is the bbolt-backed store.Store. It is safe for concurrent use.
 type Store struct {
 	db     *bbolt.DB
+	group  *groupCommit
 	now    func() time.Time
 	nonces *nonceSet
 	// pruneMu serializes Prune steps, which share prune.
@@ -74,13 +74,13 @@ type Store struct {
 }
 
 var (
-	_ store.Store     = (*Store)(nil)
-	_ store.Recoverer = (*Store)(nil)
+	_ store.Store        = (*Store)(nil)
+	_ store.Recoverer    = (*Store)(nil)
+	_ store.OrderSpender = (*Store)(nil)
 )
 
 type config struct {
 	now          func() time.Time
-	batchDelay   time.Duration
 	maxBatchSize int
 	maxNonces    int
 	lockTimeout  time.Duration
@@ -94,12 +94,7 @@ type Option func(*config)
 // certificate CreatedAt) and for forgetting expired nonces.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
-// WithBatchDelay sets how long a write waits for others to share its
-// commit (bbolt's MaxBatchDelay). Longer batches more under load at the
-// cost of latency when idle.
-func WithBatchDelay(d time.Duration) Option { return func(c *config) { c.batchDelay = d } }
-
-// WithMaxBatchSize caps how many writes share one commit (bbolt's MaxBatchSize).
+// WithMaxBatchSize caps how many writes share one commit.
 func WithMaxBatchSize(n int) Option { return func(c *config) { c.maxBatchSize = n } }
 
 // WithMaxNonces bounds the in-memory redeemed-nonce set. When it is full of
@@ -113,7 +108,7 @@ func WithLockTimeout(d time.Duration) Option { return func(c *config) { c.lockTi
 
 // Open opens (creating if needed) the bbolt file at path.
 func Open(path string, opts ...Option) (*Store, error) {
-	cfg := config{now: time.Now, batchDelay: DefaultBatchDelay, maxBatchSize: 1000,
+	cfg := config{now: time.Now, maxBatchSize: DefaultMaxBatchSize,
 		maxNonces: DefaultMaxNonces, lockTimeout: 5 * time.Second}
 	for _, o := range opts {
 		o(&cfg)
@@ -128,8 +123,6 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bbolt.Open: %w", err)
 	}
-	db.MaxBatchDelay = cfg.batchDelay
-	db.MaxBatchSize = cfg.maxBatchSize
 	err = db.Update(func(tx *bbolt.Tx) error {
 		newPending := tx.Bucket([]byte(bucketPendingAuthzs)) == nil
 		for _, name := range bucketNames() {
@@ -146,7 +139,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("bbolt.Update: %w", err)
 	}
-	return &Store{db: db, now: cfg.now, nonces: newNonceSet(cfg.maxNonces),
+	return &Store{db: db, group: &groupCommit{db: db, max: max(cfg.maxBatchSize, 1)}, now: cfg.now, nonces: newNonceSet(cfg.maxNonces),
 		prune: pruneCursor{next: make(map[string][]byte)}}, nil
 }
 
@@ -164,7 +157,7 @@ func isOutcome(err error) bool {
 	return errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound)
 }
 
-// update runs fn in a batched read-write transaction. fn must write
+// update runs fn in a group-committed read-write transaction. fn must write
 // nothing before it returns an outcome error, and must reset whatever it
 // captures at its start (see the package comment).
 func (s *Store) update(ctx context.Context, op string, fn func(tx *bbolt.Tx) error) error {
@@ -172,7 +165,7 @@ func (s *Store) update(ctx context.Context, op string, fn func(tx *bbolt.Tx) err
 		return err
 	}
 	var outcome error
-	err := s.db.Batch(func(tx *bbolt.Tx) error {
+	err := s.group.update(func(tx *bbolt.Tx) error {
 		outcome = nil
 		if err := fn(tx); err != nil {
 			if isOutcome(err) {
@@ -184,7 +177,7 @@ func (s *Store) update(ctx context.Context, op string, fn func(tx *bbolt.Tx) err
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("bbolt.Batch(%s): %w", op, err)
+		return fmt.Errorf("bbolt.Update(%s): %w", op, err)
 	}
 	return outcome
 }

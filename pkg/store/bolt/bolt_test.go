@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.etcd.io/bbolt"
+
 	"github.com/acmera/acmera/pkg/acme"
 	"github.com/acmera/acmera/pkg/core"
 	"github.com/acmera/acmera/pkg/store"
@@ -118,12 +120,55 @@ func TestDurability(t *testing.T) {
 	}
 }
 
-// TestBatchedConflicts puts racing writes in one bbolt batch (a long batch
-// delay): a lost race inside a batch must neither fail nor re-run the
+// holdCommit starts a commit that blocks until the returned function is
+// called, so that the writers started meanwhile queue up and share the
+// next commit. queued reports how many are waiting.
+func holdCommit(t *testing.T, s *Store) (release func(), queued func() int) {
+	t.Helper()
+	started, hold, done := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		done <- s.group.update(func(*bbolt.Tx) error {
+			select {
+			case <-started:
+			default:
+				close(started)
+			}
+			<-hold
+			return nil
+		})
+	}()
+	<-started
+	return func() {
+			close(hold)
+			if err := <-done; err != nil {
+				t.Errorf("held commit: %v", err)
+			}
+		}, func() int {
+			s.group.mu.Lock()
+			defer s.group.mu.Unlock()
+			return len(s.group.pending)
+		}
+}
+
+// waitQueued waits until n writers are queued behind a held commit.
+func waitQueued(t *testing.T, queued func() int, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for queued() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writers queued after 10 s, want %d", queued(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestBatchedConflicts puts racing writes in one commit (they queue behind
+// a held one): a lost race inside a batch must neither fail nor re-run the
 // others, and exactly one of the same-key creations wins.
 func TestBatchedConflicts(t *testing.T) {
-	s, _ := openTemp(t, WithBatchDelay(20*time.Millisecond))
+	s, _ := openTemp(t)
 	t.Cleanup(func() { _ = s.Close() })
+	release, queued := holdCommit(t, s)
 	const n = 16
 	shared := core.NewID()
 	errs := make([]error, 2*n)
@@ -137,7 +182,9 @@ func TestBatchedConflicts(t *testing.T) {
 			errs[i] = s.CreateAccount(t.Context(), a)
 		})
 	}
-	wg.Wait() // every call returns after at most a few batch delays
+	waitQueued(t, queued, 2*n)
+	release()
+	wg.Wait()
 	wins := 0
 	for i, err := range errs {
 		switch {
@@ -151,6 +198,53 @@ func TestBatchedConflicts(t *testing.T) {
 	}
 	if wins != 1 {
 		t.Errorf("%d creations with one key won, want 1", wins)
+	}
+}
+
+// TestBatchedFailure checks that a function failing inside a batch gets
+// its own error, and neither it nor its failure spoils the others' commit.
+func TestBatchedFailure(t *testing.T) {
+	s, _ := openTemp(t)
+	t.Cleanup(func() { _ = s.Close() })
+	release, queued := holdCommit(t, s)
+	boom := errors.New("boom")
+	const n = 8
+	errs := make([]error, n)
+	ids := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		ids[i] = core.NewID()
+		wg.Go(func() {
+			errs[i] = s.group.update(func(tx *bbolt.Tx) error {
+				if err := put(tx, bucketAccounts, []byte(ids[i]), []byte("{}")); err != nil {
+					return err
+				}
+				if i%3 == 0 {
+					return boom
+				}
+				return nil
+			})
+		})
+	}
+	waitQueued(t, queued, n)
+	release()
+	wg.Wait()
+	err := s.db.View(func(tx *bbolt.Tx) error {
+		for i := range n {
+			got := bucket(tx, bucketAccounts).Get([]byte(ids[i])) != nil
+			switch {
+			case i%3 == 0 && !errors.Is(errs[i], boom):
+				t.Errorf("failing writer %d: %v, want boom", i, errs[i])
+			case i%3 == 0 && got:
+				t.Errorf("failing writer %d: its write was committed", i)
+			case i%3 != 0 && (errs[i] != nil || !got):
+				t.Errorf("writer %d: %v, committed %v; want nil, true", i, errs[i], got)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

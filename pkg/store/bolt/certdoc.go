@@ -89,7 +89,13 @@ func (d *certDoc) encode() []byte {
 	w := newWriterVersion(160+len(d.leafDER)+len(d.tailKey)+len(d.chain), certDocVersion)
 	w.str(d.id)
 	w.str(d.accountID)
-	w.str(d.orderID)
+	// A certificate's ID is its order's (CompleteFinalize), so the order
+	// ID is written as "" when it repeats the ID.
+	if d.orderID == d.id {
+		w.str("")
+	} else {
+		w.str(d.orderID)
+	}
 	w.str(d.profile)
 	w.str(d.serial)
 	if d.leafDER != nil {
@@ -119,6 +125,9 @@ func (d *certDoc) encode() []byte {
 func (d *certDoc) decode(b []byte) error {
 	r, version := newReaderAny(b)
 	d.id, d.accountID, d.orderID, d.profile, d.serial = r.str(), r.str(), r.str(), r.str(), r.str()
+	if d.orderID == "" {
+		d.orderID = d.id
+	}
 	d.chain, d.leafDER, d.tailKey = nil, nil, nil
 	switch {
 	case version == docVersion:

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"time"
@@ -18,17 +19,35 @@ const (
 	certDocVersion = 2
 )
 
+// compactStrings is a flag of the version byte: the document's strings
+// are in the compact form (writer.str), in which an ID (core.NewID: 128
+// random bits, 22 characters of base64url) takes 17 bytes instead of 23.
+// Every document is written so; documents written before the flag (their
+// strings length-prefixed only) still decode. A build from before the flag
+// cannot read documents written with it (it reports them corrupt), so a
+// data directory does not go back to such a build.
+const compactStrings = 0x80
+
+// idLen and idRawLen are the lengths of an ID as text and as bytes.
+const (
+	idLen    = 22
+	idRawLen = 16
+)
+
 // writer appends a document's fields in a compact, versioned binary layout:
 // unsigned varints for lengths and counts, length-prefixed strings and byte
 // strings, and times as a presence byte, Unix seconds and nanoseconds (full
 // precision, any year). It replaces reflection-based encoders on the hot path.
-type writer struct{ b []byte }
+type writer struct {
+	b       []byte
+	compact bool // strings in the compact form (compactStrings)
+}
 
 func newWriter(sizeHint int) *writer { return newWriterVersion(sizeHint, docVersion) }
 
 func newWriterVersion(sizeHint int, version byte) *writer {
-	w := &writer{b: make([]byte, 0, sizeHint+1)}
-	w.b = append(w.b, version)
+	w := &writer{b: make([]byte, 0, sizeHint+1), compact: true}
+	w.b = append(w.b, version|compactStrings)
 	return w
 }
 
@@ -36,9 +55,35 @@ func (w *writer) uint(v uint64) { w.b = binary.AppendUvarint(w.b, v) }
 
 func (w *writer) int(v int64) { w.b = binary.AppendVarint(w.b, v) }
 
+// str writes a length-prefixed string. In the compact form the prefix is
+// the length plus one, and 0 announces an ID as its 16 raw bytes.
 func (w *writer) str(s string) {
-	w.uint(uint64(len(s)))
+	if !w.compact {
+		w.uint(uint64(len(s)))
+		w.b = append(w.b, s...)
+		return
+	}
+	if id, ok := rawID(s); ok {
+		w.b = append(append(w.b, 0), id[:]...)
+		return
+	}
+	w.uint(uint64(len(s)) + 1)
 	w.b = append(w.b, s...)
+}
+
+// rawID decodes s if it is an ID exactly as core.NewID writes it: 22
+// characters of unpadded base64url that encode back to s.
+func rawID(s string) ([idRawLen]byte, bool) {
+	var id [idRawLen]byte
+	if len(s) != idLen {
+		return id, false
+	}
+	if n, err := base64.RawURLEncoding.Decode(id[:], []byte(s)); err != nil || n != idRawLen {
+		return id, false
+	}
+	var back [idLen]byte
+	base64.RawURLEncoding.Encode(back[:], id[:])
+	return id, string(back[:]) == s
 }
 
 func (w *writer) bytes(p []byte) {
@@ -74,8 +119,9 @@ func (w *writer) time(t time.Time) {
 // reader decodes what writer wrote. The first failure sticks in err and
 // makes every later read return a zero value, so decoders check once.
 type reader struct {
-	b   []byte
-	err error
+	b       []byte
+	err     error
+	compact bool // strings in the compact form (compactStrings)
 }
 
 // newReader reads a document of docVersion.
@@ -94,8 +140,8 @@ func newReaderAny(b []byte) (*reader, byte) {
 		r.err = errCorrupt
 		return r, 0
 	}
-	r.b = b[1:]
-	return r, b[0]
+	r.b, r.compact = b[1:], b[0]&compactStrings != 0
+	return r, b[0] &^ compactStrings
 }
 
 func (r *reader) fail() { r.err = errCorrupt; r.b = nil }
@@ -145,7 +191,30 @@ func (r *reader) raw() []byte {
 	return p
 }
 
-func (r *reader) str() string { return string(r.raw()) }
+func (r *reader) str() string {
+	if !r.compact {
+		return string(r.raw())
+	}
+	n := r.uint()
+	switch {
+	case r.err != nil:
+		return ""
+	case n == 0:
+		if len(r.b) < idRawLen {
+			r.fail()
+			return ""
+		}
+		s := base64.RawURLEncoding.EncodeToString(r.b[:idRawLen])
+		r.b = r.b[idRawLen:]
+		return s
+	case n-1 > uint64(len(r.b)):
+		r.fail()
+		return ""
+	}
+	s := string(r.b[:n-1])
+	r.b = r.b[n-1:]
+	return s
+}
 
 // bytes returns a copy (bbolt's values are valid only inside the
 // transaction), nil when empty.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/acmera/acmera/pkg/acme"
+	"github.com/acmera/acmera/pkg/core"
 )
 
 // TestDecodeTruncated checks that every strict prefix of a stored document
@@ -24,6 +25,10 @@ func TestDecodeTruncated(t *testing.T) {
 	replacing := order
 	replacing.replaces, replacing.replacesCertID, replacing.backend = "aki.serial", "c", "vault"
 	replacing.lifetimeCap, replacing.caResource = 12*time.Hour, "arn:x"
+	ids := authzDoc{id: core.NewID(), accountID: core.NewID(), orderID: core.NewID(), profile: "acme", identType: "dns",
+		identValue: "a.example", status: "pending", expires: now, challenges: []challengeDoc{
+			{id: core.NewID(), typ: "http-01", token: core.NewToken(), status: "pending"},
+			{id: "not-an-id-but-22-chars", typ: "dns-01", token: "AAAAAAAAAAAAAAAAAAAAAB", status: "pending"}}}
 	replaced := cert
 	replaced.replacedBy, replaced.backend = "o2", "vault"
 	tests := []struct {
@@ -36,6 +41,7 @@ func TestDecodeTruncated(t *testing.T) {
 	}{
 		{"order", order.encode(), func() decoder { return new(orderDoc) }, nil},
 		{"authz", authz.encode(), func() decoder { return new(authzDoc) }, nil},
+		{"authz with IDs", ids.encode(), func() decoder { return new(authzDoc) }, nil},
 		{"account", acct.encode(), func() decoder { return new(accountDoc) }, nil},
 		{"cert", cert.encode(), func() decoder { return new(certDoc) }, nil},
 		{"compact cert", compact.encode(), func() decoder { return new(certDoc) }, nil},
@@ -70,6 +76,31 @@ func TestTimeRoundTrip(t *testing.T) {
 		r := &reader{b: w.b}
 		if got := r.time(); r.err != nil || !got.Equal(tm) || got.IsZero() != tm.IsZero() {
 			t.Errorf("time %v round-tripped to %v (%v)", tm, got, r.err)
+		}
+	}
+}
+
+// TestCompactStrings checks that strings round-trip in the compact form,
+// IDs taking 17 bytes, and that near-IDs (non-canonical base64url, other
+// lengths) are kept as text.
+func TestCompactStrings(t *testing.T) {
+	id := core.NewID()
+	for _, tc := range []struct {
+		s    string
+		size int
+	}{
+		{"", 1}, {"acme", 5}, {id, 17}, {id[:21], 22}, {id + "x", 24},
+		{"AAAAAAAAAAAAAAAAAAAAAB", 23}, // decodes, but not back to itself
+		{"not-an-id-but-22-chars", 23}, {"!!!!!!!!!!!!!!!!!!!!!!", 23},
+	} {
+		w := newWriter(0)
+		w.str(tc.s)
+		if got := len(w.b) - 1; got != tc.size {
+			t.Errorf("str(%q) took %d bytes, want %d", tc.s, got, tc.size)
+		}
+		r, _ := newReaderAny(w.b)
+		if got := r.str(); r.err != nil || got != tc.s || len(r.b) != 0 {
+			t.Errorf("str(%q) read back %q (%v, %d bytes left)", tc.s, got, r.err, len(r.b))
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/acmera/acmera/pkg/acme"
 	"github.com/acmera/acmera/pkg/core"
+	"github.com/acmera/acmera/pkg/store"
 )
 
 // GetOrder implements store.Reader.
@@ -39,38 +40,100 @@ func (s *Store) GetAuthorization(ctx context.Context, id string) (*core.Authoriz
 // exists (reused ones) are left as they are; ErrConflict if the order ID is
 // taken.
 func (s *Store) CreateOrder(ctx context.Context, o *core.Order, authzs []*core.Authorization) error {
-	od, err := orderToDoc(o)
+	no, err := newOrderDocs(o, authzs)
 	if err != nil {
 		return err
 	}
-	ads := make([]authzDoc, len(authzs))
-	vals := make([][]byte, len(authzs))
-	for i, a := range authzs {
-		if ads[i], err = authzToDoc(a); err != nil {
-			return err
-		}
-		vals[i] = ads[i].encode()
-	}
-	oval := od.encode()
 	return s.update(ctx, "CreateOrder", func(tx *bbolt.Tx) error {
-		if exists(tx, bucketOrders, od.id) {
-			return conflict("order %q exists", od.id)
+		if exists(tx, bucketOrders, no.od.id) {
+			return conflict("order %q exists", no.od.id)
 		}
-		for i := range ads {
-			if err := putNewAuthz(tx, &ads[i], vals[i]); err != nil {
-				return err
-			}
+		return no.put(tx)
+	})
+}
+
+// SpendCreateOrder counts the order against l and stores it in one
+// transaction (store.OrderSpender): one commit for a new order.
+func (s *Store) SpendCreateOrder(ctx context.Context, l store.RateLimit, now time.Time, o *core.Order, authzs []*core.Authorization) (bool, time.Time, error) {
+	if err := l.Check(); err != nil {
+		return false, time.Time{}, err
+	}
+	no, err := newOrderDocs(o, authzs)
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	var ok bool
+	err = s.update(ctx, "SpendCreateOrder", func(tx *bbolt.Tx) error {
+		ok = false
+		// Every precondition before any write (see the package comment).
+		if exists(tx, bucketOrders, no.od.id) {
+			return conflict("order %q exists", no.od.id)
 		}
-		if err := put(tx, bucketOrders, []byte(od.id), oval); err != nil {
+		c, err := count(tx, l, now)
+		if err != nil {
 			return err
 		}
-		if od.status == string(core.StatusProcessing) {
-			if err := put(tx, bucketProcessing, processingOrderKey(od.id), nil); err != nil {
-				return err
-			}
+		if l.Max > 0 && c+1 > l.Max {
+			return nil
 		}
-		return put(tx, bucketAccountOrders, accountOrderKey(od.accountID, od.createdAt, od.id), nil)
+		ok = true
+		if err := put(tx, bucketRateLimits, rateLimitKey(l, l.WindowStart(now)), counterDoc{n: c + 1, end: l.WindowEnd(now)}.encode()); err != nil {
+			return err
+		}
+		return no.put(tx)
 	})
+	if err != nil {
+		return false, time.Time{}, err
+	}
+	if !ok {
+		return false, l.WindowEnd(now), nil
+	}
+	return true, time.Time{}, nil
+}
+
+// newOrder is a new order and its new authorizations, encoded outside
+// the transaction.
+type newOrder struct {
+	od   orderDoc
+	oval []byte
+	ads  []authzDoc
+	vals [][]byte
+}
+
+func newOrderDocs(o *core.Order, authzs []*core.Authorization) (*newOrder, error) {
+	od, err := orderToDoc(o)
+	if err != nil {
+		return nil, err
+	}
+	no := &newOrder{od: od, ads: make([]authzDoc, len(authzs)), vals: make([][]byte, len(authzs))}
+	for i, a := range authzs {
+		if no.ads[i], err = authzToDoc(a); err != nil {
+			return nil, err
+		}
+		no.vals[i] = no.ads[i].encode()
+	}
+	no.oval = no.od.encode()
+	return no, nil
+}
+
+// put writes the order, its new authorizations and its indexes; the
+// caller has checked that the order does not exist.
+func (no *newOrder) put(tx *bbolt.Tx) error {
+	for i := range no.ads {
+		if err := putNewAuthz(tx, &no.ads[i], no.vals[i]); err != nil {
+			return err
+		}
+	}
+	od := &no.od
+	if err := put(tx, bucketOrders, []byte(od.id), no.oval); err != nil {
+		return err
+	}
+	if od.status == string(core.StatusProcessing) {
+		if err := put(tx, bucketProcessing, processingOrderKey(od.id), nil); err != nil {
+			return err
+		}
+	}
+	return put(tx, bucketAccountOrders, accountOrderKey(od.accountID, od.createdAt, od.id), nil)
 }
 
 // putNewAuthz writes an authorization unless one with its ID exists, and

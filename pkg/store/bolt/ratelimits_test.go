@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"errors"
 	"testing"
 	"time"
 
@@ -59,5 +60,48 @@ func TestPendingIndexBuiltOnOpenAndCountersPruned(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSpendCreateOrder checks the one-transaction new order: counted and
+// stored together, and neither when the limit refuses or the order exists.
+func TestSpendCreateOrder(t *testing.T) {
+	s, _ := openTemp(t)
+	t.Cleanup(func() { _ = s.Close() })
+	ctx := t.Context()
+	now := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	l := store.RateLimit{Key: "orders:acct", Max: 2, Window: time.Hour, Shards: 16}
+	newOrder := func() *core.Order {
+		return &core.Order{ID: core.NewID(), AccountID: "acct", Profile: "acme", Status: core.StatusReady,
+			Expires: now.Add(time.Hour), Identifiers: []acme.Identifier{{Type: acme.IdentifierDNS, Value: "a.example"}}, CreatedAt: now}
+	}
+	counted := func() int64 {
+		t.Helper()
+		n, err := s.Counts(ctx, []store.RateLimit{l}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n[0]
+	}
+	first := newOrder()
+	if ok, _, err := s.SpendCreateOrder(ctx, l, now, first, nil); err != nil || !ok {
+		t.Fatalf("first = %v, %v; want spent", ok, err)
+	}
+	if _, err := s.GetOrder(ctx, first.ID); err != nil || counted() != 1 {
+		t.Fatalf("after the first: GetOrder %v, count %d; want stored, 1", err, counted())
+	}
+	if ok, _, err := s.SpendCreateOrder(ctx, l, now, first, nil); !errors.Is(err, store.ErrConflict) || ok || counted() != 1 {
+		t.Errorf("same order again = %v, %v, count %d; want ErrConflict and nothing spent", ok, err, counted())
+	}
+	if ok, _, err := s.SpendCreateOrder(ctx, l, now, newOrder(), nil); err != nil || !ok {
+		t.Fatalf("second = %v, %v; want spent", ok, err)
+	}
+	over := newOrder()
+	ok, until, err := s.SpendCreateOrder(ctx, l, now, over, nil)
+	if err != nil || ok || !until.Equal(l.WindowEnd(now)) {
+		t.Errorf("over the limit = %v, %v, %v; want refused until %v", ok, until, err, l.WindowEnd(now))
+	}
+	if _, err := s.GetOrder(ctx, over.ID); !errors.Is(err, store.ErrNotFound) || counted() != 2 {
+		t.Errorf("refused order: GetOrder %v, count %d; want not stored, 2", err, counted())
 	}
 }

@@ -132,6 +132,17 @@ func (s *Server) Stop() error {
 	return err
 }
 
+// Kill stops the server with SIGKILL (kill -9): no drain, no clean close
+// of its store. Start runs it again on the same address and data.
+func (s *Server) Kill() error {
+	if s.proc == nil {
+		return nil
+	}
+	err := s.proc.Kill()
+	s.proc = nil
+	return err
+}
+
 // Pid is the running server's process ID.
 func (s *Server) Pid() int { return s.proc.Pid() }
 
