@@ -158,11 +158,25 @@ func newEABKey(s *eabSpec, pr *policy.Profile, now time.Time) (*core.EABKey, err
 	if s.maxLifetime > time.Duration(pr.MaxLifetime) {
 		return nil, fmt.Errorf("eab create: --max-lifetime %v exceeds profile %q's maxLifetime %v", s.maxLifetime, s.profile, time.Duration(pr.MaxLifetime))
 	}
-	secret := make([]byte, eabHMACBytes)
-	if _, err := rand.Read(secret); err != nil {
-		return nil, fmt.Errorf("crypto/rand: %w", err)
+	// Neither the kid nor the secret may start with "-" in base64url:
+	// certbot's and lego's flag parsers would take "--eab-hmac-key -x…" for
+	// two flags. Redrawing costs under a bit of the secret's 256.
+	var secret []byte
+	kid := core.NewID()
+	for i := 0; ; i++ {
+		if i == 64 {
+			return nil, errors.New("eab create: could not draw a key whose encoding does not start with '-'")
+		}
+		secret = make([]byte, eabHMACBytes)
+		if _, err := rand.Read(secret); err != nil {
+			return nil, fmt.Errorf("crypto/rand: %w", err)
+		}
+		if !strings.HasPrefix(kid, "-") && !strings.HasPrefix(base64.RawURLEncoding.EncodeToString(secret), "-") {
+			break
+		}
+		kid = core.NewID()
 	}
-	k := &core.EABKey{KID: core.NewID(), Profile: s.profile, HMAC: secret, Reusable: s.reusable,
+	k := &core.EABKey{KID: kid, Profile: s.profile, HMAC: secret, Reusable: s.reusable,
 		CreatedAt: now, Allow: allow, Challenges: chs, MaxLifetime: s.maxLifetime}
 	if s.expires > 0 {
 		k.Expires = now.Add(s.expires)

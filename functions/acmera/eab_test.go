@@ -10,8 +10,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/acmera/acmera/pkg/config"
+	"github.com/acmera/acmera/pkg/policy"
 	"github.com/acmera/acmera/pkg/store/bolt"
 )
 
@@ -137,5 +139,20 @@ func TestEABCommandsOnAdminSocket(t *testing.T) {
 	eabCycle(t, env)
 	if list, err := st.ListEABKeys(t.Context()); err != nil || len(list) != 1 || !list[0].Revoked() {
 		t.Fatalf("the server's store holds %+v, %v; want the one revoked key", list, err)
+	}
+}
+
+// No kid or secret starts with "-" once encoded, so certbot's and lego's
+// flag parsers take them as the values of --eab-kid / --eab-hmac-key.
+func TestEABKeyEncodingsNeverStartWithADash(t *testing.T) {
+	pr := policy.AllowAny().Profile(policy.DefaultProfile)
+	for range 500 {
+		k, err := newEABKey(&eabSpec{profile: policy.DefaultProfile}, pr, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(k.KID, "-") || strings.HasPrefix(base64.RawURLEncoding.EncodeToString(k.HMAC), "-") {
+			t.Fatalf("kid %q or its secret starts with a dash", k.KID)
+		}
 	}
 }
