@@ -154,7 +154,7 @@ func New(ctx context.Context, cfg Config, optFns ...func(*acmpca.Options)) (*Iss
 	if err != nil {
 		return nil, err
 	}
-	cfg.Retry = cfg.Retry.withDefaults()
+	cfg.Retry = cfg.Retry.WithDefaults()
 	cfg.Wait = cfg.Wait.withDefaults()
 	if cfg.CallTimeout <= 0 {
 		cfg.CallTimeout = 30 * time.Second

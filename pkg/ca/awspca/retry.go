@@ -13,33 +13,7 @@ import (
 )
 
 // Retry is the bounded retry policy for transient failures.
-type Retry struct {
-	// Attempts is the total number of tries per call; zero means 4.
-	Attempts int
-	// BaseBackoff is the wait after the first failure, doubled after each
-	// further one; zero means 250 ms.
-	BaseBackoff time.Duration
-	// MaxBackoff caps one wait; zero means 8 s.
-	MaxBackoff time.Duration
-	// Sleep waits d or until ctx is done; nil means a real timer.
-	Sleep func(ctx context.Context, d time.Duration) error
-}
-
-func (r Retry) withDefaults() Retry {
-	if r.Attempts <= 0 {
-		r.Attempts = 4
-	}
-	if r.BaseBackoff <= 0 {
-		r.BaseBackoff = 250 * time.Millisecond
-	}
-	if r.MaxBackoff <= 0 {
-		r.MaxBackoff = 8 * time.Second
-	}
-	if r.Sleep == nil {
-		r.Sleep = ca.Sleep
-	}
-	return r
-}
+type Retry = ca.Retry
 
 // Wait bounds the GetCertificate polls of a certificate AWS is still
 // issuing (RequestInProgressException).
@@ -78,25 +52,16 @@ func (w Wait) withDefaults() Wait {
 // ca.ErrTransient when the failure was transient (attempts exhausted or
 // ctx done).
 func (i *Issuer) call(ctx context.Context, op string, fn func(context.Context) error) error {
-	var err error
-	n := 0
-	for n < i.retry.Attempts {
-		n++
+	n, err, tr := i.retry.Do(ctx, transient, func(ctx context.Context) error {
 		actx, cancel := context.WithTimeout(ctx, i.callTimeout)
-		err = fn(actx)
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if !transient(err) && ctx.Err() == nil {
-			return fmt.Errorf("acmpca.%s: %w", op, err)
-		}
-		if n == i.retry.Attempts || ctx.Err() != nil {
-			break
-		}
-		if serr := i.retry.Sleep(ctx, ca.Backoff(i.retry.BaseBackoff, i.retry.MaxBackoff, n)); serr != nil {
-			break
-		}
+		defer cancel()
+		return fn(actx)
+	})
+	switch {
+	case err == nil:
+		return nil
+	case !tr:
+		return fmt.Errorf("acmpca.%s: %w", op, err)
 	}
 	return fmt.Errorf("acmpca.%s: %w after %d attempt(s): %w", op, ca.ErrTransient, n, err)
 }

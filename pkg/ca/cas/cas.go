@@ -68,17 +68,7 @@ type Config struct {
 }
 
 // Retry is the bounded retry policy for transient CAS failures.
-type Retry struct {
-	// Attempts is the total number of tries per call; zero means 4.
-	Attempts int
-	// BaseBackoff is the wait after the first failure, doubled after each
-	// further one; zero means 250 ms.
-	BaseBackoff time.Duration
-	// MaxBackoff caps one wait; zero means 8 s.
-	MaxBackoff time.Duration
-	// Sleep waits d or until ctx is done; nil means a real timer.
-	Sleep func(ctx context.Context, d time.Duration) error
-}
+type Retry = ca.Retry
 
 // Issuer signs and revokes through one CAS pool. It holds one client for
 // its whole life; Close releases it.
@@ -99,7 +89,7 @@ func New(ctx context.Context, cfg Config, opts ...option.ClientOption) (*Issuer,
 	if m == nil {
 		return nil, fmt.Errorf("cas.New: pool %q is not projects/P/locations/L/caPools/X", cfg.Pool)
 	}
-	cfg.Retry = withDefaults(cfg.Retry)
+	cfg.Retry = cfg.Retry.WithDefaults()
 	if cfg.CallTimeout <= 0 {
 		cfg.CallTimeout = 30 * time.Second
 	}

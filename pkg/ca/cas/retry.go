@@ -5,30 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/acmera/acmera/pkg/ca"
 )
-
-// withDefaults fills the zero fields of r.
-func withDefaults(r Retry) Retry {
-	if r.Attempts <= 0 {
-		r.Attempts = 4
-	}
-	if r.BaseBackoff <= 0 {
-		r.BaseBackoff = 250 * time.Millisecond
-	}
-	if r.MaxBackoff <= 0 {
-		r.MaxBackoff = 8 * time.Second
-	}
-	if r.Sleep == nil {
-		r.Sleep = ca.Sleep
-	}
-	return r
-}
 
 // retryable reports whether a CAS status is worth another attempt with the
 // same request_id.
@@ -46,22 +28,12 @@ func retryable(err error) bool {
 // wrapped with the method name, and with ca.ErrTransient when the failure
 // was transient (attempts exhausted or ctx done).
 func (i *Issuer) call(ctx context.Context, method string, fn func(context.Context) error) error {
-	var err error
-	n := 0
-	for n < i.retry.Attempts {
-		n++
-		if err = fn(ctx); err == nil {
-			return nil
-		}
-		if !retryable(err) && ctx.Err() == nil {
-			return fmt.Errorf("privateca.%s: %w", method, err)
-		}
-		if n == i.retry.Attempts || ctx.Err() != nil {
-			break
-		}
-		if serr := i.retry.Sleep(ctx, ca.Backoff(i.retry.BaseBackoff, i.retry.MaxBackoff, n)); serr != nil {
-			break
-		}
+	n, err, transient := i.retry.Do(ctx, retryable, fn)
+	switch {
+	case err == nil:
+		return nil
+	case !transient:
+		return fmt.Errorf("privateca.%s: %w", method, err)
 	}
 	return fmt.Errorf("privateca.%s: %w after %d attempt(s): %w", method, ca.ErrTransient, n, err)
 }
