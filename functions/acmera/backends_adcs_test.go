@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,9 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/acmera/acmera/pkg/ca"
 	"github.com/acmera/acmera/pkg/ca/local"
-	"github.com/acmera/acmera/pkg/config"
 	"github.com/acmera/acmera/scripts/fakeadcs/certsrv"
 )
 
@@ -60,16 +57,7 @@ func TestBuildBackendsChecksADCS(t *testing.T) {
 				}}},
 				"profiles": map[string]any{"acme": map[string]any{"allowAnyName": true}, "corp": map[string]any{"backend": "corp", "dnsSuffixes": []string{"corp.test"}}},
 			})
-			cfg, err := config.ReadEmbedded(func(k string) string {
-				if k == "ACMERA_PROFILES_JSON" {
-					return string(js)
-				}
-				return ""
-			})
-			if err != nil {
-				t.Fatalf("ReadEmbedded: %v", err)
-			}
-			bs, closeAll, err := buildBackends(ctx, cfg.Common, ca.Backend{Name: config.BackendLocal, Issuer: own}, slog.New(slog.DiscardHandler))
+			bs, closeAll, err := buildFromProfiles(t, ctx, js, own)
 			if tc.want != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("buildBackends = %v, want an error naming %q", err, tc.want)

@@ -62,16 +62,7 @@ func TestBuildBackendsChecksVault(t *testing.T) {
 				"profiles": map[string]any{"acme": map[string]any{"allowAnyName": true},
 					"onprem": map[string]any{"backend": "onprem", "dnsSuffixes": []string{vaulttest.Domain}, "clientAuth": tc.clientTLS}},
 			})
-			cfg, err := config.ReadEmbedded(func(k string) string {
-				if k == "ACMERA_PROFILES_JSON" {
-					return string(js)
-				}
-				return ""
-			})
-			if err != nil {
-				t.Fatalf("ReadEmbedded: %v", err)
-			}
-			bs, closeAll, err := buildBackends(ctx, cfg.Common, ca.Backend{Name: config.BackendLocal, Issuer: own}, slog.New(slog.DiscardHandler))
+			bs, closeAll, err := buildFromProfiles(t, ctx, js, own)
 			if tc.want != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.want) {
 					t.Fatalf("buildBackends = %v, want an error naming %q", err, tc.want)
@@ -91,4 +82,20 @@ func TestBuildBackendsChecksVault(t *testing.T) {
 			}
 		})
 	}
+}
+
+// buildFromProfiles reads profilesJSON as ACMERA_PROFILES_JSON of the
+// embedded default and builds its backends beside own, the local CA.
+func buildFromProfiles(t *testing.T, ctx context.Context, profilesJSON []byte, own ca.Issuer) (*ca.Backends, func(), error) {
+	t.Helper()
+	cfg, err := config.ReadEmbedded(func(k string) string {
+		if k == "ACMERA_PROFILES_JSON" {
+			return string(profilesJSON)
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatalf("ReadEmbedded: %v", err)
+	}
+	return buildBackends(ctx, cfg.Common, ca.Backend{Name: config.BackendLocal, Issuer: own}, slog.New(slog.DiscardHandler))
 }
