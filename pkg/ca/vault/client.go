@@ -113,44 +113,64 @@ func (c *client) call(ctx context.Context, method, path string, body, out any) e
 
 // raw GETs /v1/path (an unauthenticated PEM endpoint such as ca_chain).
 func (c *client) raw(ctx context.Context, path string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+"/v1/"+path, nil)
+	status, b, err := c.send(ctx, http.MethodGet, path, "", nil, 1<<20)
 	if err != nil {
-		return nil, fmt.Errorf("vault: http.NewRequest: %w", err)
+		return nil, err
 	}
-	if c.namespace != "" {
-		req.Header.Set("X-Vault-Namespace", c.namespace)
-	}
-	res, err := c.hc.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("vault: GET %s: %w: %w", path, ca.ErrTransient, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 1<<20))
-	if err != nil {
-		return nil, fmt.Errorf("vault: GET %s: read: %w: %w", path, ca.ErrTransient, err)
-	}
-	if res.StatusCode/100 != 2 {
-		return nil, &apiError{status: res.StatusCode, path: path, errs: []string{problem.Truncate(string(b), 200)}}
+	if status/100 != 2 {
+		return nil, &apiError{status: status, path: path, errs: []string{problem.Truncate(string(b), 200)}}
 	}
 	return b, nil
 }
 
+// do makes a JSON call to /v1/path with token tok (none when empty) and
+// decodes the answer into out (if not nil); a non-2xx answer is an
+// *apiError with Vault's {"errors":[…]}.
 func (c *client) do(ctx context.Context, method, path, tok string, body, out any) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	var rd io.Reader
+	var rd []byte
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return fmt.Errorf("vault: json.Marshal: %w", err)
 		}
-		rd = bytes.NewReader(b)
+		rd = b
+	}
+	status, b, err := c.send(ctx, method, path, tok, rd, 4<<20)
+	if err != nil {
+		return err
+	}
+	if status/100 != 2 {
+		ae := &apiError{status: status, path: path}
+		var eb struct {
+			Errors []string `json:"errors"`
+		}
+		if json.Unmarshal(b, &eb) == nil {
+			ae.errs = eb.Errors
+		}
+		return ae
+	}
+	if out == nil || status == http.StatusNoContent || len(b) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return fmt.Errorf("vault: %s %s: json.Unmarshal: %w", method, path, err)
+	}
+	return nil
+}
+
+// send makes one request to /v1/path, bounded by the call timeout, and
+// returns the status and at most limit bytes of the body; a network
+// failure is transient.
+func (c *client) send(ctx context.Context, method, path, tok string, body []byte, limit int64) (int, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+"/v1/"+path, rd)
 	if err != nil {
-		return fmt.Errorf("vault: http.NewRequest: %w", err)
+		return 0, nil, fmt.Errorf("vault: http.NewRequest: %w", err)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -163,30 +183,14 @@ func (c *client) do(ctx context.Context, method, path, tok string, body, out any
 	}
 	res, err := c.hc.Do(req)
 	if err != nil {
-		return fmt.Errorf("vault: %s %s: %w: %w", method, path, ca.ErrTransient, err)
+		return 0, nil, fmt.Errorf("vault: %s %s: %w: %w", method, path, ca.ErrTransient, err)
 	}
 	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 4<<20))
+	b, err := io.ReadAll(io.LimitReader(res.Body, limit))
 	if err != nil {
-		return fmt.Errorf("vault: %s %s: read: %w: %w", method, path, ca.ErrTransient, err)
+		return 0, nil, fmt.Errorf("vault: %s %s: read: %w: %w", method, path, ca.ErrTransient, err)
 	}
-	if res.StatusCode/100 != 2 {
-		ae := &apiError{status: res.StatusCode, path: path}
-		var eb struct {
-			Errors []string `json:"errors"`
-		}
-		if json.Unmarshal(b, &eb) == nil {
-			ae.errs = eb.Errors
-		}
-		return ae
-	}
-	if out == nil || res.StatusCode == http.StatusNoContent || len(b) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return fmt.Errorf("vault: %s %s: json.Unmarshal: %w", method, path, err)
-	}
-	return nil
+	return res.StatusCode, b, nil
 }
 
 // classify maps a failed call onto the ca contract: 400 is the CA's
