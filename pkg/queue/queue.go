@@ -112,6 +112,16 @@ type Enqueuer interface {
 	Enqueue(ctx context.Context, t Task) error
 }
 
+// Canceler is an Enqueuer that can take back a task still waiting for its
+// time (a delayed task, or one waiting for a retry) once its work is done
+// another way, so it never runs. Cancelling a task that is unknown, due,
+// running or finished is a no-op; a cancelled name may be enqueued again.
+// It is an optimisation, never needed for correctness: a task that runs
+// anyway finds its work done.
+type Canceler interface {
+	Cancel(ctx context.Context, t Task) error
+}
+
 // Handler runs a task. A nil error means the task is done (including "done
 // as a recorded failure"); a non-nil error asks for a retry.
 type Handler interface {

@@ -71,7 +71,11 @@ func (r *RA) Finalize(ctx context.Context, acct *core.Account, orderID string, c
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), caCallTimeout)
 	defer cancel()
 	r.enqueueFinalize(ctx, o, r.finalizeRetryDelay)
-	return r.issue(ctx, o, csr)
+	done, err := r.issue(ctx, o, csr)
+	if err == nil && done.Status != core.StatusProcessing {
+		r.cancelFinalize(ctx, o)
+	}
+	return done, err
 }
 
 // caCallTimeout bounds one finalize's CA call and record. The outbox task
@@ -265,6 +269,20 @@ func (r *RA) enqueueFinalize(ctx context.Context, o *core.Order, delay time.Dura
 	if err := r.queue.Enqueue(ctx, t); err != nil {
 		// The order stays processing; the next poll of the order re-queues it.
 		r.log.ErrorContext(ctx, "queue.Enqueue finalize retry failed", "order", o.ID, "error", err.Error())
+	}
+}
+
+// cancelFinalize takes back the outbox task of an order whose finalize
+// has ended, where the queue can (queue.Canceler: the in-process queue, in
+// which each waiting task holds memory until its time). Where it cannot
+// or fails, the task runs and finds the order no longer processing.
+func (r *RA) cancelFinalize(ctx context.Context, o *core.Order) {
+	c, ok := r.queue.(queue.Canceler)
+	if !ok {
+		return
+	}
+	if err := c.Cancel(ctx, queue.Task{Kind: queue.KindFinalize, Profile: o.Profile, OrderID: o.ID}); err != nil {
+		r.log.WarnContext(ctx, "queue.Cancel finalize retry failed", "order", o.ID, "error", err.Error())
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -68,10 +69,20 @@ func (v *okVA) Validate(context.Context, va.Request) *problem.Problem {
 	return nil
 }
 
-// recordingQueue keeps tasks for the test to run by hand.
+// recordingQueue keeps tasks for the test to run by hand. Cancel takes a
+// task back, as the in-process queue does (queue.Canceler).
 type recordingQueue struct {
-	mu    sync.Mutex
-	tasks []queue.Task
+	mu        sync.Mutex
+	tasks     []queue.Task
+	cancelled []string
+}
+
+func (q *recordingQueue) Cancel(_ context.Context, t queue.Task) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.cancelled = append(q.cancelled, t.Name())
+	q.tasks = slices.DeleteFunc(q.tasks, func(u queue.Task) bool { return u.Name() == t.Name() })
+	return nil
 }
 
 func (q *recordingQueue) Enqueue(_ context.Context, t queue.Task) error {
@@ -196,6 +207,40 @@ func TestFinalizeRetriesTransientCAFailure(t *testing.T) {
 	}
 	if f.ca.calls[ca.RequestID(o.ID)] != 4 {
 		t.Fatal("a late duplicate task called the CA again")
+	}
+}
+
+// A finalize that ends, valid or invalid, takes its outbox task back; one
+// left processing keeps it for the retry.
+func TestFinalizeTakesBackItsOutboxTaskWhenDone(t *testing.T) {
+	f := newFixture(t, 0)
+	o := f.readyOrder(t)
+	got, err := f.ra.Finalize(t.Context(), f.acct, o.ID, csrDER(t))
+	if err != nil || got.Status != core.StatusValid {
+		t.Fatalf("finalize: %v %v", got.Status, err)
+	}
+	want := queue.Task{Kind: queue.KindFinalize, OrderID: o.ID}.Name()
+	if len(f.q.tasks) != 0 || !slices.Equal(f.q.cancelled, []string{want}) {
+		t.Fatalf("after a valid finalize: tasks %+v, cancelled %v; want none left, %s cancelled", f.q.tasks, f.q.cancelled, want)
+	}
+
+	f = newFixture(t, 0)
+	o = f.readyOrder(t)
+	f.setCA(findingCA{f.ca, func(context.Context, string) (*ca.Issued, error) { return nil, ca.ErrNotIssued }})
+	if got, err := f.ra.Finalize(t.Context(), f.acct, o.ID, csrDER(t)); err != nil || got.Status != core.StatusInvalid {
+		t.Fatalf("finalize refused by the CA: %v %v, want invalid", got.Status, err)
+	}
+	if len(f.q.tasks) != 0 || len(f.q.cancelled) != 1 {
+		t.Fatalf("after an invalid finalize: tasks %+v, cancelled %v", f.q.tasks, f.q.cancelled)
+	}
+
+	f = newFixture(t, 1)
+	o = f.readyOrder(t)
+	if got, err := f.ra.Finalize(t.Context(), f.acct, o.ID, csrDER(t)); err != nil || got.Status != core.StatusProcessing {
+		t.Fatalf("finalize with the CA down: %v %v, want processing", got.Status, err)
+	}
+	if len(f.q.tasks) != 1 || len(f.q.cancelled) != 0 {
+		t.Fatalf("processing: tasks %+v, cancelled %v; want the retry kept", f.q.tasks, f.q.cancelled)
 	}
 }
 

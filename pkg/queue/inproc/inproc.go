@@ -54,6 +54,7 @@ type Stats struct {
 	Retries   int64 // handler calls after a failure
 	Succeeded int64 // tasks whose handler returned nil
 	Dropped   int64 // tasks abandoned after MaxAttempts or at Close
+	Cancelled int64 // waiting tasks taken back by Cancel
 }
 
 // item is one task and its attempt count.
@@ -62,6 +63,7 @@ type item struct {
 	name    string
 	attempt int       // handler calls made so far
 	at      time.Time // retry time, while in the retry heap
+	index   int       // position in the retry heap, -1 when not in it
 }
 
 // Queue is the in-process queue.
@@ -78,7 +80,7 @@ type Queue struct {
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
-	pending map[string]struct{} // names queued, running or awaiting retry
+	pending map[string]*item // names queued, running or awaiting retry
 	retry   retryHeap
 	closing bool
 	idle    chan struct{} // closed when pending empties during Close
@@ -86,7 +88,10 @@ type Queue struct {
 	stopped sync.Once
 }
 
-var _ queue.Enqueuer = (*Queue)(nil)
+var (
+	_ queue.Enqueuer = (*Queue)(nil)
+	_ queue.Canceler = (*Queue)(nil)
+)
 
 // New starts a queue whose handler calls run under ctx (cancelled, they
 // stop; Close also cancels them when draining times out).
@@ -95,7 +100,7 @@ func New(ctx context.Context, h queue.Handler, cfg Config) *Queue {
 	q := &Queue{
 		h: h, cfg: cfg, log: cfg.Logger,
 		work: make(chan *item, cfg.Capacity), wake: make(chan struct{}, 1),
-		stop: make(chan struct{}), pending: map[string]struct{}{},
+		stop: make(chan struct{}), pending: map[string]*item{},
 	}
 	q.runCtx, q.cancel = context.WithCancel(ctx)
 	q.wg.Add(cfg.Workers + 1)
@@ -139,7 +144,7 @@ func (q *Queue) Enqueue(ctx context.Context, t queue.Task) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	it := &item{task: t, name: t.Name()}
+	it := &item{task: t, name: t.Name(), index: -1}
 	q.mu.Lock()
 	if q.closing {
 		q.mu.Unlock()
@@ -150,7 +155,7 @@ func (q *Queue) Enqueue(ctx context.Context, t queue.Task) error {
 		q.mu.Unlock()
 		return nil
 	}
-	q.pending[it.name] = struct{}{}
+	q.pending[it.name] = it
 	q.stats.Enqueued++
 	if t.After > 0 {
 		// A delayed task waits in the retry heap like a retry.
@@ -174,6 +179,24 @@ func (q *Queue) Enqueue(ctx context.Context, t queue.Task) error {
 		q.unaccept(it)
 		return ErrClosed
 	}
+}
+
+// Cancel takes back t while it waits in the retry heap (delayed, or
+// between attempts), so it does not run and holds no memory; a task that
+// is due, running or unknown is left alone. The name may then be enqueued
+// again.
+func (q *Queue) Cancel(_ context.Context, t queue.Task) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	it := q.pending[t.Name()]
+	if it == nil || it.index < 0 {
+		return nil
+	}
+	heap.Remove(&q.retry, it.index)
+	delete(q.pending, it.name)
+	q.stats.Cancelled++
+	q.signalIdle()
+	return nil
 }
 
 // unaccept undoes Enqueue's bookkeeping for a task that never got in.
@@ -238,8 +261,10 @@ func (q *Queue) dropDelayed() {
 			q.stats.Dropped++
 			continue
 		}
+		it.index = len(kept)
 		kept = append(kept, it)
 	}
+	clear(q.retry[len(kept):])
 	q.retry = kept
 	heap.Init(&q.retry)
 }

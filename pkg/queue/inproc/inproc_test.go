@@ -319,3 +319,106 @@ func TestCloseDropsDelayedTasksWithoutWaiting(t *testing.T) {
 		t.Errorf("stats = %+v, want one dropped", st)
 	}
 }
+
+// TestCancelTakesBackWaitingTasks cancels some of many delayed tasks: the
+// cancelled ones never run, every other one runs once, a cancelled name
+// can be enqueued again, and a cancel of a running or unknown task is a
+// no-op.
+func TestCancelTakesBackWaitingTasks(t *testing.T) {
+	r := newRecorder()
+	q := inproc.New(context.Background(), r, inproc.Config{Workers: 1})
+	ctx := context.Background()
+	const n = 40
+	for i := range n {
+		d := task(i)
+		d.After = time.Duration(20+i%7) * time.Millisecond // heap order differs from enqueue order
+		if err := q.Enqueue(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < n; i += 3 {
+		if err := q.Cancel(ctx, task(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Cancel(ctx, task(n+1)); err != nil { // unknown
+		t.Fatal(err)
+	}
+	// A cancelled name is free again: it runs (at once, undelayed).
+	if err := q.Enqueue(ctx, task(0)); err != nil {
+		t.Fatal(err)
+	}
+	ran := 0
+	for i := range n {
+		if i%3 != 0 {
+			ran++
+		}
+	}
+	ran++ // task(0) again
+	for range ran {
+		waitStarted(t, r)
+	}
+	closeQueue(t, q)
+	for i := range n {
+		want := 1
+		if i%3 == 0 && i != 0 {
+			want = 0
+		}
+		if got := r.count(task(i).Name()); got != want {
+			t.Errorf("task %d ran %d times, want %d", i, got, want)
+		}
+	}
+	cancelled := int64((n + 2) / 3)
+	if st := q.Stats(); st.Cancelled != cancelled || st.Succeeded != int64(ran) || st.Dropped != 0 {
+		t.Errorf("stats = %+v, want %d cancelled and %d succeeded", st, cancelled, ran)
+	}
+}
+
+func TestCancelLeavesRunningTaskAlone(t *testing.T) {
+	r := newRecorder()
+	r.gate = make(chan struct{})
+	q := inproc.New(context.Background(), r, inproc.Config{Workers: 1})
+	ctx := context.Background()
+	if err := q.Enqueue(ctx, task(1)); err != nil {
+		t.Fatal(err)
+	}
+	waitStarted(t, r)
+	if err := q.Cancel(ctx, task(1)); err != nil {
+		t.Fatal(err)
+	}
+	// Still pending: an enqueue while it runs is deduplicated.
+	if err := q.Enqueue(ctx, task(1)); err != nil {
+		t.Fatal(err)
+	}
+	close(r.gate)
+	closeQueue(t, q)
+	if st := q.Stats(); st.Cancelled != 0 || st.Deduped != 1 || st.Succeeded != 1 {
+		t.Errorf("stats = %+v, want the running task kept and done once", st)
+	}
+}
+
+// TestCancelAWaitingRetry cancels a task between attempts: it is not
+// called again.
+func TestCancelAWaitingRetry(t *testing.T) {
+	r := newRecorder()
+	r.fail[task(1).Name()] = -1
+	q := inproc.New(context.Background(), r, inproc.Config{Workers: 1, MinBackoff: time.Hour})
+	ctx := context.Background()
+	if err := q.Enqueue(ctx, task(1)); err != nil {
+		t.Fatal(err)
+	}
+	waitStarted(t, r)
+	for deadline := time.Now().Add(5 * time.Second); q.Stats().Attempts < 1; {
+		if time.Now().After(deadline) {
+			t.Fatal("first attempt never finished")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := q.Cancel(ctx, task(1)); err != nil {
+		t.Fatal(err)
+	}
+	closeQueue(t, q) // would wait the hour if the retry were still held
+	if st := q.Stats(); st.Cancelled != 1 || st.Attempts != 1 || st.Dropped != 0 {
+		t.Errorf("stats = %+v, want one attempt, then cancelled", st)
+	}
+}
