@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/acmera/acmera/scripts/testport"
 )
 
 // buildBinary builds what deploy/Dockerfile builds (CGO_ENABLED=0,
@@ -61,14 +63,15 @@ func assertStatic(t *testing.T, bin string) {
 	}
 }
 
+// freePort is a loopback port for a child binary to bind (see testport for
+// why not a ":0" listener's).
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := testport.Free()
 	if err != nil {
-		t.Fatalf("net.Listen: %v", err)
+		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // cloudTestEnv is the Cloud Run configuration of one function with every

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/acmera/acmera/scripts/testport"
 )
 
 // KDC is a running MIT KDC.
@@ -55,7 +57,7 @@ func Start(tb testing.TB, realm string) *KDC {
 
 func start(tb testing.TB, realm string) (*KDC, error) {
 	dir := tb.TempDir()
-	port, err := freePort()
+	port, err := testport.Free()
 	if err != nil {
 		return nil, err
 	}
@@ -120,15 +122,6 @@ func start(tb testing.TB, realm string) (*KDC, error) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (k *KDC) run(name string, args ...string) error {

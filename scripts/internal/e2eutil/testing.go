@@ -2,12 +2,12 @@ package e2eutil
 
 import (
 	"context"
-	"net"
 	"os"
 	"testing"
 	"time"
 
 	"github.com/acmera/acmera/scripts/testdns"
+	"github.com/acmera/acmera/scripts/testport"
 )
 
 // logTail is how much of a log DumpLog shows.
@@ -44,15 +44,15 @@ func TestContext(t testing.TB, d time.Duration) context.Context {
 }
 
 // FreePort returns a loopback TCP port that was free a moment ago, for
-// processes that bind it themselves.
+// processes that bind it themselves (see testport for why not a ":0"
+// listener's).
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", Loopback)
+	port, err := testport.Free()
 	if err != nil {
-		t.Fatalf("net.Listen: %v", err)
+		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return port
 }
 
 // StartDNS starts scripts/testdns on loopback, with its HTTP control API
