@@ -137,6 +137,17 @@ type Issuer interface {
 	Roots(ctx context.Context) ([][]byte, error)
 }
 
+// InProcess is implemented by an Issuer that may sign in this process and
+// keep nothing outside it (the local CA); SignsInProcess reports whether
+// it does. A certificate such an issuer returned that was never recorded
+// was never seen by anyone, so the RA may sign before it marks the order
+// and record the order valid in the same store write
+// (store.AtOnceFinalizer): a crash in between leaves the order ready and
+// nothing issued.
+type InProcess interface {
+	SignsInProcess() bool
+}
+
 // namespace is the UUIDv5 namespace of acmera request IDs.
 var namespace = uuid.MustParse("0b6c7c8e-3c7a-5d2e-9a41-61636d657261")
 

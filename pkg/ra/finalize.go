@@ -56,15 +56,12 @@ func (r *RA) Finalize(ctx context.Context, acct *core.Account, orderID string, c
 	if err != nil {
 		return nil, err
 	}
-	o, err = r.store.BeginFinalize(ctx, orderID, csrDER, now)
-	if errors.Is(err, store.ErrConflict) {
-		if o != nil && o.Status == core.StatusReady {
-			return nil, problem.New(problem.OrderNotReady, "an authorization of the order is no longer valid; create a new order")
-		}
-		return nil, problem.New(problem.OrderNotReady, "the order is already being finalized")
+	if f, ok := r.atOnce(o); ok {
+		return r.finalizeAtOnce(ctx, f, o, csr, csrDER, now)
 	}
+	o, err = r.beginFinalize(ctx, orderID, csrDER, now)
 	if err != nil {
-		return nil, fmt.Errorf("store.BeginFinalize: %w", err)
+		return nil, err
 	}
 	// The order is now processing: finish the CA call and its record even if
 	// the client goes away, so the order does not wait for a retry.
@@ -74,6 +71,101 @@ func (r *RA) Finalize(ctx context.Context, acct *core.Account, orderID string, c
 	done, err := r.issue(ctx, o, csr)
 	if err == nil && done.Status != core.StatusProcessing {
 		r.cancelFinalize(ctx, o)
+	}
+	return done, err
+}
+
+// beginFinalize moves a ready order to processing (store.BeginFinalize),
+// answering a lost race with orderNotReady.
+func (r *RA) beginFinalize(ctx context.Context, orderID string, csrDER []byte, now time.Time) (*core.Order, error) {
+	o, err := r.store.BeginFinalize(ctx, orderID, csrDER, now)
+	if errors.Is(err, store.ErrConflict) {
+		return nil, notReady(o)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store.BeginFinalize: %w", err)
+	}
+	return o, nil
+}
+
+// notReady is the problem of a finalize that found the order o (as it
+// now stands) no longer ready to finalize.
+func notReady(o *core.Order) *problem.Problem {
+	if o != nil && o.Status == core.StatusReady {
+		return problem.New(problem.OrderNotReady, "an authorization of the order is no longer valid; create a new order")
+	}
+	return problem.New(problem.OrderNotReady, "the order is already being finalized")
+}
+
+// atOnce reports whether order o can be finalized in one store write: its
+// CA signs in this process (ca.InProcess) and the store can record the
+// order valid straight from ready (store.AtOnceFinalizer).
+func (r *RA) atOnce(o *core.Order) (store.AtOnceFinalizer, bool) {
+	f, ok := r.store.(store.AtOnceFinalizer)
+	if !ok {
+		return nil, false
+	}
+	iss, err := r.issuer(o.Backend)
+	if err != nil {
+		return nil, false
+	}
+	in, ok := iss.(ca.InProcess)
+	return f, ok && in.SignsInProcess()
+}
+
+// finalizeAtOnce finalizes a ready order whose CA signs in this process:
+// it signs first, then records the order valid with its certificate in
+// one store write (store.AtOnceFinalizer), one commit instead of two and
+// no outbox task. Until that write the certificate exists only here, so a
+// crash in between leaves the order ready and nothing issued, and the
+// client's next finalize signs again. Any other outcome (the CA refuses,
+// the certificate is not the one asked for) is settled the two-step way,
+// with the CA's answer already in hand.
+func (r *RA) finalizeAtOnce(ctx context.Context, f store.AtOnceFinalizer, o *core.Order, csr *x509.CertificateRequest, csrDER []byte, now time.Time) (*core.Order, error) {
+	begun := *o
+	begun.UpdatedAt = now // the request time, as BeginFinalize records it
+	req, err := r.issueRequest(&begun, csr)
+	if err != nil {
+		return nil, err
+	}
+	iss, err := r.issuer(o.Backend)
+	if err != nil {
+		return nil, err
+	}
+	issued, caErr := r.callIssue(ctx, iss, o, req)
+	if caErr == nil {
+		cert, leaf, err := certificateFrom(&begun, issued, r.now())
+		if err != nil {
+			return nil, err
+		}
+		if ca.CheckIssued(req, leaf, r.now()) == nil {
+			if r.beforeComplete != nil {
+				if err := r.beforeComplete(ctx, o.ID); err != nil {
+					return nil, err
+				}
+			}
+			done, err := f.FinalizeAtOnce(ctx, o.ID, now, cert)
+			if errors.Is(err, store.ErrConflict) {
+				return nil, notReady(done)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("store.FinalizeAtOnce: %w", err)
+			}
+			r.waiters.notify(orderKey(o.ID))
+			r.logIssued(ctx, &begun, cert)
+			return done, nil
+		}
+	}
+	p, err := r.beginFinalize(ctx, o.ID, csrDER, now)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), caCallTimeout)
+	defer cancel()
+	r.enqueueFinalize(ctx, p, r.finalizeRetryDelay)
+	done, err := r.settle(ctx, p, req, issued, caErr)
+	if err == nil && done.Status != core.StatusProcessing {
+		r.cancelFinalize(ctx, p)
 	}
 	return done, err
 }
@@ -147,9 +239,23 @@ func (r *RA) issue(ctx context.Context, o *core.Order, csr *x509.CertificateRequ
 	if err != nil {
 		return nil, err
 	}
+	issued, err := r.callIssue(ctx, iss, o, req)
+	return r.settle(ctx, o, req, issued, err)
+}
+
+// callIssue asks iss to issue req for order o, counting the call.
+func (r *RA) callIssue(ctx context.Context, iss ca.Issuer, o *core.Order, req ca.IssueRequest) (*ca.Issued, error) {
 	start := time.Now()
 	issued, err := iss.Issue(ctx, req)
 	r.countCA(ctx, o.Backend, metrics.CAIssue, start, err)
+	return issued, err
+}
+
+// settle records the CA's answer (issued, err) to req for processing order
+// o: the certificate, a refusal ending the order invalid, or, after a
+// transient failure, nothing (the order stays processing for the outbox
+// task).
+func (r *RA) settle(ctx context.Context, o *core.Order, req ca.IssueRequest, issued *ca.Issued, err error) (*core.Order, error) {
 	var rejected *ca.RejectedError
 	switch {
 	case errors.As(err, &rejected):
@@ -195,11 +301,17 @@ func (r *RA) record(ctx context.Context, o *core.Order, req ca.IssueRequest, iss
 	if err != nil {
 		return nil, fmt.Errorf("store.CompleteFinalize: %w", err)
 	}
+	r.logIssued(ctx, o, cert)
+	return done, nil
+}
+
+// logIssued counts and logs the issuance of cert for order o, whose
+// UpdatedAt is when its finalize began.
+func (r *RA) logIssued(ctx context.Context, o *core.Order, cert *core.Certificate) {
 	r.metrics.Issuance(ctx, o.Profile, r.backendName(o.Backend), metrics.IssuanceIssued, r.now().Sub(o.UpdatedAt))
 	r.log.InfoContext(ctx, "certificate issued", "event", "certificate.issue", "account", o.AccountID, "order", o.ID,
 		"identifiers", identValues(o.Identifiers), "serial", cert.Serial, "notAfter", cert.NotAfter,
 		"caResource", cert.CAResource, "profile", o.Profile)
-	return done, nil
 }
 
 // afterConflict handles a CompleteFinalize that found the order no longer

@@ -56,6 +56,17 @@ func (f *flakyCA) Issue(ctx context.Context, req ca.IssueRequest) (*ca.Issued, e
 	return f.CA.Issue(ctx, req)
 }
 
+// SignsInProcess: the fixture's CA fails like a remote one, so the tests
+// using it take the two-step finalize (processing, outbox task) that every
+// CA outside this process gets; inProcessCA wraps a CA for the one-write
+// path.
+func (*flakyCA) SignsInProcess() bool { return false }
+
+// inProcessCA marks a CA as signing in this process (ca.InProcess).
+type inProcessCA struct{ ca.Issuer }
+
+func (inProcessCA) SignsInProcess() bool { return true }
+
 // okVA accepts every challenge and counts validations.
 type okVA struct {
 	mu sync.Mutex

@@ -337,6 +337,20 @@ func SortNewest[T any](xs []T, limit int, at func(T) time.Time, id func(T) strin
 	return xs
 }
 
+// AtOnceFinalizer is implemented by stores that can finalize an order in
+// one write (the embedded store: one fsync'd commit instead of two), for a
+// certificate signed in this process before the write (ca.InProcess): until
+// the write it exists nowhere else, so no processing state is needed to
+// recover it after a crash, and none is stored.
+type AtOnceFinalizer interface {
+	// FinalizeAtOnce is BeginFinalize's checks and CompleteFinalize's
+	// writes in one transaction: a ready, unexpired order whose
+	// authorizations are all valid at now becomes valid with cert (ID =
+	// order ID). ErrConflict, with the current order and nothing written,
+	// if it cannot be finalized at now or the serial is taken.
+	FinalizeAtOnce(ctx context.Context, orderID string, now time.Time, cert *core.Certificate) (*core.Order, error)
+}
+
 // OrderSpender is implemented by stores that can count a new order against
 // a rate limit and store it in one transaction (the embedded store: one
 // fsync'd commit instead of two). The RA uses it when the store has it,

@@ -22,7 +22,10 @@ import (
 	"github.com/acmera/acmera/pkg/ca"
 )
 
-var _ ca.Issuer = (*CA)(nil)
+var (
+	_ ca.Issuer    = (*CA)(nil)
+	_ ca.InProcess = (*CA)(nil)
+)
 
 // DefaultMaxLifetime caps leaf lifetimes when Config.MaxLifetime is zero.
 const DefaultMaxLifetime = 90 * 24 * time.Hour
@@ -186,3 +189,8 @@ func (c *CA) RootPath() string { return c.rootPath }
 func (c *CA) Roots(ctx context.Context) ([][]byte, error) {
 	return [][]byte{bytes.Clone(c.rootDER)}, nil
 }
+
+// SignsInProcess implements ca.InProcess: the CA signs in this process,
+// deterministically (see Issue), and keeps no record of what it signed,
+// so a certificate nobody recorded was never issued.
+func (c *CA) SignsInProcess() bool { return true }

@@ -33,23 +33,9 @@ func (s *Store) BeginFinalize(ctx context.Context, orderID string, csr []byte, n
 	csr = slices.Clone(csr)
 	var out *orderDoc
 	err := s.update(ctx, "BeginFinalize", func(tx *bbolt.Tx) error {
-		out = nil
-		d := new(orderDoc)
-		if err := load(tx, bucketOrders, orderID, d); err != nil {
+		d, err := loadReady(tx, orderID, now)
+		if out = d; err != nil {
 			return err
-		}
-		out = d
-		if d.status != string(core.StatusReady) || !now.Before(d.expires) {
-			return conflict("order %q is %s, expires %s", orderID, d.status, d.expires)
-		}
-		for _, id := range d.authzIDs {
-			var a authzDoc
-			if err := load(tx, bucketAuthzs, id, &a); err != nil {
-				return conflict("order %q: authorization %q: %v", orderID, id, err)
-			}
-			if a.status != string(core.StatusValid) || !now.Before(a.expires) {
-				return conflict("order %q: authorization %q is %s, expires %s", orderID, id, a.status, a.expires)
-			}
 		}
 		d.status, d.csr, d.updatedAt = string(core.StatusProcessing), csr, now
 		if err := put(tx, bucketOrders, []byte(d.id), d.encode()); err != nil {
@@ -60,20 +46,33 @@ func (s *Store) BeginFinalize(ctx context.Context, orderID string, csr []byte, n
 	return orderResult(out, err)
 }
 
+// loadReady loads an order that can be finalized at now: ready, unexpired,
+// every authorization still valid; ErrConflict, with the order, otherwise.
+func loadReady(tx *bbolt.Tx, orderID string, now time.Time) (*orderDoc, error) {
+	d := new(orderDoc)
+	if err := load(tx, bucketOrders, orderID, d); err != nil {
+		return nil, err
+	}
+	if d.status != string(core.StatusReady) || !now.Before(d.expires) {
+		return d, conflict("order %q is %s, expires %s", orderID, d.status, d.expires)
+	}
+	for _, id := range d.authzIDs {
+		var a authzDoc
+		if err := load(tx, bucketAuthzs, id, &a); err != nil {
+			return d, conflict("order %q: authorization %q: %v", orderID, id, err)
+		}
+		if a.status != string(core.StatusValid) || !now.Before(a.expires) {
+			return d, conflict("order %q: authorization %q is %s, expires %s", orderID, id, a.status, a.expires)
+		}
+	}
+	return d, nil
+}
+
 // CompleteFinalize moves a processing order to valid and stores its
 // certificate, with ID = order ID, in one transaction (RFC 8555 §7.4);
 // ErrConflict if the order is not processing or the serial is taken.
 func (s *Store) CompleteFinalize(ctx context.Context, orderID string, cert *core.Certificate) (*core.Order, error) {
-	cd := certToDoc(cert)
-	cd.id, cd.orderID = orderID, orderID
-	if cd.status == "" {
-		cd.status = string(core.StatusValid)
-	}
-	cval := cd.encode()
-	updated := cert.CreatedAt
-	if updated.IsZero() {
-		updated = s.now()
-	}
+	cd, cval, updated := s.certRecord(orderID, cert)
 	var out *orderDoc
 	err := s.update(ctx, "CompleteFinalize", func(tx *bbolt.Tx) error {
 		out = nil
@@ -85,34 +84,74 @@ func (s *Store) CompleteFinalize(ctx context.Context, orderID string, cert *core
 		if d.status != string(core.StatusProcessing) {
 			return conflict("order %q is %s", orderID, d.status)
 		}
-		if owner := bucket(tx, bucketCertSerials).Get([]byte(cd.serial)); cd.serial != "" && owner != nil && string(owner) != orderID {
-			return conflict("serial %q belongs to certificate %q", cd.serial, owner)
-		}
-		// The CSR served the CA call and its retries, which end here
-		// (core.Order.CSR): a valid order does not keep it, a quarter of
-		// what an issuance stores.
-		d.status, d.certificateID, d.updatedAt, d.csr = string(core.StatusValid), orderID, updated, nil
-		if err := put(tx, bucketOrders, []byte(d.id), d.encode()); err != nil {
+		if err := putIssued(tx, d, cd, cval, updated); err != nil {
 			return err
 		}
-		if err := del(tx, bucketProcessing, processingOrderKey(d.id)); err != nil {
-			return err
-		}
-		if err := putChainTail(tx, &cd); err != nil {
-			return err
-		}
-		if err := put(tx, bucketCerts, []byte(orderID), cval); err != nil {
-			return err
-		}
-		if err := markReplaced(tx, d); err != nil {
-			return err
-		}
-		if cd.serial == "" {
-			return nil
-		}
-		return put(tx, bucketCertSerials, []byte(cd.serial), []byte(orderID))
+		return del(tx, bucketProcessing, processingOrderKey(d.id))
 	})
 	return orderResult(out, err)
+}
+
+// FinalizeAtOnce implements store.AtOnceFinalizer: BeginFinalize's checks
+// and CompleteFinalize's writes in one transaction, so the order goes from
+// ready to valid with its certificate without a processing state (and its
+// CSR is never stored).
+func (s *Store) FinalizeAtOnce(ctx context.Context, orderID string, now time.Time, cert *core.Certificate) (*core.Order, error) {
+	cd, cval, updated := s.certRecord(orderID, cert)
+	var out *orderDoc
+	err := s.update(ctx, "FinalizeAtOnce", func(tx *bbolt.Tx) error {
+		d, err := loadReady(tx, orderID, now)
+		if out = d; err != nil {
+			return err
+		}
+		return putIssued(tx, d, cd, cval, updated)
+	})
+	return orderResult(out, err)
+}
+
+// certRecord is the stored form of the certificate of order orderID and
+// the time the order records as its update (the certificate's CreatedAt,
+// else now).
+func (s *Store) certRecord(orderID string, cert *core.Certificate) (certDoc, []byte, time.Time) {
+	cd := certToDoc(cert)
+	cd.id, cd.orderID = orderID, orderID
+	if cd.status == "" {
+		cd.status = string(core.StatusValid)
+	}
+	updated := cert.CreatedAt
+	if updated.IsZero() {
+		updated = s.now()
+	}
+	return cd, cd.encode(), updated
+}
+
+// putIssued stores order d as valid with certificate cd (cval encoded),
+// marking what it replaces; ErrConflict, with nothing written, if the
+// serial is another's.
+func putIssued(tx *bbolt.Tx, d *orderDoc, cd certDoc, cval []byte, updated time.Time) error {
+	if owner := bucket(tx, bucketCertSerials).Get([]byte(cd.serial)); cd.serial != "" && owner != nil && string(owner) != d.id {
+		return conflict("serial %q belongs to certificate %q", cd.serial, owner)
+	}
+	// The CSR served the CA call and its retries, which end here
+	// (core.Order.CSR): a valid order does not keep it, a quarter of
+	// what an issuance stores.
+	d.status, d.certificateID, d.updatedAt, d.csr = string(core.StatusValid), d.id, updated, nil
+	if err := put(tx, bucketOrders, []byte(d.id), d.encode()); err != nil {
+		return err
+	}
+	if err := putChainTail(tx, &cd); err != nil {
+		return err
+	}
+	if err := put(tx, bucketCerts, []byte(d.id), cval); err != nil {
+		return err
+	}
+	if err := markReplaced(tx, d); err != nil {
+		return err
+	}
+	if cd.serial == "" {
+		return nil
+	}
+	return put(tx, bucketCertSerials, []byte(cd.serial), []byte(d.id))
 }
 
 // markReplaced records order d as the replacement of the certificate it

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -202,4 +203,110 @@ func testRevokeCertificate(t *testing.T, s store.Store) {
 		t.Fatalf("GetCertificate: %v", err)
 	}
 	sameAs(t, "certificate after refusal", stored, &want, normCert)
+}
+
+// testFinalizeAtOnce checks store.AtOnceFinalizer, where the store has it:
+// BeginFinalize's refusals with nothing written, CompleteFinalize's
+// outcome without a processing state, the serial check and the ARI mark.
+func testFinalizeAtOnce(t *testing.T, s store.Store) {
+	f, ok := s.(store.AtOnceFinalizer)
+	if !ok {
+		t.Skip("the store is not a store.AtOnceFinalizer")
+	}
+	ctx := t.Context()
+	o, _ := readyOrder(t, s, dns("a.example"), dns("b.example"))
+	ready := getOrder(t, s, o.ID)
+	refusedWithNothingWritten := func(what string, o *core.Order, before *core.Order, now time.Time, cert *core.Certificate) {
+		t.Helper()
+		got, err := f.FinalizeAtOnce(ctx, o.ID, now, cert)
+		wantErr(t, what, err, store.ErrConflict)
+		if got == nil || got.Status != before.Status {
+			t.Errorf("%s: result %+v, want the current (%s) order", what, got, before.Status)
+		}
+		sameAs(t, what+": order after refusal", getOrder(t, s, o.ID), before, normOrder)
+		if before.Status != core.StatusValid {
+			_, err = s.GetCertificate(ctx, o.ID)
+			wantErr(t, what+": GetCertificate", err, store.ErrNotFound)
+		}
+	}
+	refusedWithNothingWritten("FinalizeAtOnce(expired order)", o, ready, o.Expires, newCert(o))
+
+	// A serial that is another certificate's.
+	other := issueOrder(t, s, mustCreateAccount(t, s), "", dns("c.example"))
+	taken := newCert(o)
+	taken.Serial = newCert(other).Serial
+	refusedWithNothingWritten("FinalizeAtOnce(serial taken)", o, ready, at(time.Hour), taken)
+
+	cert := newCert(o)
+	cert.ID = core.NewID() // the store names the certificate after the order
+	got, err := f.FinalizeAtOnce(ctx, o.ID, at(time.Hour), cert)
+	if err != nil {
+		t.Fatalf("FinalizeAtOnce: %v", err)
+	}
+	want := *ready
+	want.Status, want.CertificateID = core.StatusValid, o.ID
+	got.UpdatedAt, want.UpdatedAt = time.Time{}, time.Time{} // not part of the contract
+	sameAs(t, "FinalizeAtOnce result", got, &want, normOrder)
+	stored := getOrder(t, s, o.ID)
+	if len(stored.CSR) != 0 {
+		t.Errorf("the valid order keeps a CSR of %d bytes", len(stored.CSR))
+	}
+	stored.UpdatedAt = time.Time{}
+	sameAs(t, "stored order", stored, &want, normOrder)
+	wantCert := *cert
+	wantCert.ID = o.ID
+	byID, err := s.GetCertificate(ctx, o.ID)
+	if err != nil {
+		t.Fatalf("GetCertificate: %v", err)
+	}
+	sameAs(t, "GetCertificate", byID, &wantCert, normCert)
+	bySerial, err := s.GetCertificateBySerial(ctx, cert.Serial)
+	if err != nil {
+		t.Fatalf("GetCertificateBySerial: %v", err)
+	}
+	sameAs(t, "GetCertificateBySerial", bySerial, &wantCert, normCert)
+	if rec, ok := s.(store.Recoverer); ok {
+		ids, err := rec.ProcessingOrders(ctx)
+		if err != nil {
+			t.Fatalf("ProcessingOrders: %v", err)
+		}
+		if slices.Contains(ids, o.ID) {
+			t.Errorf("an order finalized at once is listed as processing")
+		}
+	}
+	refusedWithNothingWritten("FinalizeAtOnce(valid order)", o, getOrder(t, s, o.ID), at(time.Hour), newCert(o))
+	sameAs(t, "certificate after a second FinalizeAtOnce", mustGetCert(t, s, o.ID), &wantCert, normCert)
+
+	pending, _ := mustCreateOrder(t, s, orderSpec{account: mustCreateAccount(t, s), idents: []acme.Identifier{dns("a.example")}})
+	refusedWithNothingWritten("FinalizeAtOnce(pending order)", pending, pending, at(time.Hour), newCert(pending))
+
+	// An authorization that expired since the order became ready.
+	short, shortAzs := mustCreateOrder(t, s, orderSpec{account: mustCreateAccount(t, s), idents: []acme.Identifier{dns("a.example")}, authzExpires: at(2 * time.Hour)})
+	validate(t, s, shortAzs[0], at(time.Minute))
+	refusedWithNothingWritten("FinalizeAtOnce(authorization expired)", short, getOrder(t, s, short.ID), at(2*time.Hour), newCert(short))
+
+	// The first replacement finalized marks the certificate it names.
+	acct := mustCreateAccount(t, s)
+	old := issueOrder(t, s, acct, "", dns("d.example"))
+	repl, replAzs := newOrder(orderSpec{account: acct, idents: []acme.Identifier{dns("d.example")}})
+	repl.Replaces, repl.ReplacesCertID = "aki.serial", old.ID
+	if err := s.CreateOrder(ctx, repl, replAzs); err != nil {
+		t.Fatalf("CreateOrder: %v", err)
+	}
+	validate(t, s, replAzs[0], at(time.Minute))
+	if _, err := f.FinalizeAtOnce(ctx, repl.ID, at(time.Hour), newCert(repl)); err != nil {
+		t.Fatalf("FinalizeAtOnce(replacement): %v", err)
+	}
+	if by := replacedBy(t, s, old.ID); by != repl.ID {
+		t.Errorf("after the replacement the certificate is replaced by %q, want %q", by, repl.ID)
+	}
+}
+
+func mustGetCert(t *testing.T, s store.Store, id string) *core.Certificate {
+	t.Helper()
+	c, err := s.GetCertificate(t.Context(), id)
+	if err != nil {
+		t.Fatalf("GetCertificate(%s): %v", id, err)
+	}
+	return c
 }

@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Finalize/BeginRefusesStaleAuthz", testBeginFinalizeStaleAuthz},
 		{"Finalize/Complete", testCompleteFinalize},
 		{"Finalize/Fail", testFailFinalize},
+		{"Finalize/AtOnce", testFinalizeAtOnce},
 		{"Certificate/Revoke", testRevokeCertificate},
 		{"Certificate/Replaces", testReplaces},
 		{"Finalize/RecordCARequest", testRecordCARequest},
