@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -41,6 +42,21 @@ const accountCacheTTL = 5 * time.Second
 // it is renewed in memory once two thirds of it have passed.
 const serverCertLifetime = 7 * 24 * time.Hour
 
+// embeddedGCPercent is the garbage collector's target in the embedded
+// default when GOGC is not set. Its live heap is small (about 12 MiB at
+// several hundred issuances a second), so letting the heap grow to three
+// times that between collections instead of two costs about 12 MiB and
+// saves about 5 % of the CPU per issuance (README, Performance).
+const embeddedGCPercent = 200
+
+// tuneGC sets embeddedGCPercent unless the operator set GOGC, which the Go
+// runtime has then applied already.
+func tuneGC(env func(string) string) {
+	if env("GOGC") == "" {
+		debug.SetGCPercent(embeddedGCPercent)
+	}
+}
+
 // runEmbedded runs the whole RA in this process: bbolt in the data
 // directory, the in-process queue, the local CA, HTTPS on ACMERA_ADDR.
 func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io.Writer) error {
@@ -48,6 +64,7 @@ func runEmbedded(ctx context.Context, env func(string) string, stdout, stderr io
 	if err != nil {
 		return err
 	}
+	tuneGC(env)
 	log := logging.New(stderr, logLevel(cfg.LogLevel), "")
 	m, stopMetrics, err := startEmbeddedMetrics(cfg.MetricsAddr, log)
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime/debug"
 	"testing"
 
 	"github.com/acmera/acmera/pkg/ra"
@@ -34,5 +35,26 @@ func TestCRLURL(t *testing.T) {
 		if got := crlURL(tc.base, tc.addr); got != tc.want {
 			t.Errorf("crlURL(%q, %q) = %q, want %q", tc.base, tc.addr, got, tc.want)
 		}
+	}
+}
+
+// TestTuneGC: the embedded default raises the GC target unless GOGC was
+// set (the runtime applied it then, and it must stand). Not parallel: the
+// GC percent is the process's.
+func TestTuneGC(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev) })
+	tuneGC(func(string) string { return "" })
+	if got := debug.SetGCPercent(100); got != embeddedGCPercent {
+		t.Errorf("GOGC unset: GC percent %d, want %d", got, embeddedGCPercent)
+	}
+	tuneGC(func(k string) string {
+		if k == "GOGC" {
+			return "100"
+		}
+		return ""
+	})
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Errorf("GOGC=100: GC percent %d, want 100 left alone", got)
 	}
 }
