@@ -3,6 +3,7 @@ package va
 import (
 	"context"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +25,7 @@ type testDNS struct {
 	truncate map[string]bool     // names answered truncated over UDP
 	rebind   map[string][]string // names whose n-th A query gets the n-th address (the last one from then on)
 	queries  map[string]int      // "name/TYPE/proto" -> count
+	sources  map[string][]string // "name/TYPE/proto" -> the clients' addresses, in order
 }
 
 // startDNS starts a test DNS server; it is shut down when the test ends.
@@ -36,6 +38,7 @@ func startDNS(t *testing.T, flatten bool) *testDNS {
 		truncate: map[string]bool{},
 		rebind:   map[string][]string{},
 		queries:  map[string]int{},
+		sources:  map[string][]string{},
 	}
 	pc, l := listenSamePort(t)
 	d.addr = pc.LocalAddr().String()
@@ -119,6 +122,14 @@ func (d *testDNS) count(name, qtype, proto string) int {
 	return d.queries[strings.ToLower(name)+"/"+qtype+"/"+proto]
 }
 
+// from is the client addresses the queries for name (FQDN) and type came
+// from over proto, in order.
+func (d *testDNS) from(name, qtype, proto string) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Clone(d.sources[strings.ToLower(name)+"/"+qtype+"/"+proto])
+}
+
 // ServeDNS answers from the zone.
 func (d *testDNS) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	m := new(dns.Msg)
@@ -133,6 +144,7 @@ func (d *testDNS) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 	d.mu.Lock()
 	key := name + "/" + dns.TypeToString[q.Qtype] + "/" + proto
 	d.queries[key]++
+	d.sources[key] = append(d.sources[key], w.RemoteAddr().String())
 	switch addrs := d.rebind[name]; {
 	case len(addrs) > 0:
 		if q.Qtype == dns.TypeA {

@@ -51,16 +51,36 @@ type dnsResolver struct {
 	timeout time.Duration
 }
 
-// exchange sends one query to the servers in turn until one answers with
-// NOERROR or NXDOMAIN. A truncated UDP answer is retried over TCP.
-func (r *dnsResolver) exchange(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
+// newQuery is the query for qtype at name, with a fresh random ID.
+func newQuery(name string, qtype uint16) *dns.Msg {
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(name), qtype)
 	m.RecursionDesired = true
-	m.SetEdns0(1232, false)
-	per := r.timeout / time.Duration(len(r.servers))
+	m.SetEdns0(udpSize, false)
+	return m
+}
+
+// udpSize is the EDNS0 UDP payload size advertised and read.
+const udpSize = 1232
+
+// perServer is the timeout of one server's answer.
+func (r *dnsResolver) perServer() time.Duration {
+	return r.timeout / time.Duration(len(r.servers))
+}
+
+// exchange sends one query to the servers in turn until one answers with
+// NOERROR or NXDOMAIN. A truncated UDP answer is retried over TCP.
+func (r *dnsResolver) exchange(ctx context.Context, name string, qtype uint16) (*dns.Msg, error) {
 	last := &dnsError{qtype: dns.TypeToString[qtype], name: name, what: "no resolver answered", transient: true}
-	for _, server := range r.servers {
+	return r.exchangeFrom(ctx, name, qtype, r.servers, last)
+}
+
+// exchangeFrom is exchange over servers, failing with last if none of
+// them answers.
+func (r *dnsResolver) exchangeFrom(ctx context.Context, name string, qtype uint16, servers []string, last *dnsError) (*dns.Msg, error) {
+	m := newQuery(name, qtype)
+	per := r.perServer()
+	for _, server := range servers {
 		resp, err := r.exchangeOne(ctx, m, server, per)
 		if err != nil {
 			kind, transient := netKind(err)
@@ -95,16 +115,119 @@ func (r *dnsResolver) exchangeOne(ctx context.Context, m *dns.Msg, server string
 	return resp, err
 }
 
+// exchangePair asks the first server for name's A and AAAA records over
+// one UDP socket with both queries in flight at once: one socket, connect
+// and close instead of two, and one round trip. For each type it returns
+// an answer that exchange would have accepted from that server (NOERROR
+// or NXDOMAIN, not truncated), or finishes that type the ordinary way:
+// from the other servers after a network error or timeout, from every
+// server (TCP included) after any other answer.
+func (r *dnsResolver) exchangePair(ctx context.Context, name string) (a, aaaa *dns.Msg, errA, errAAAA error) {
+	qs := [2]*dns.Msg{newQuery(name, dns.TypeA), newQuery(name, dns.TypeAAAA)}
+	got, netErr := r.pairOne(ctx, qs, r.servers[0])
+	var out [2]*dns.Msg
+	var errs [2]error
+	for i, q := range qs {
+		qtype := q.Question[0].Qtype
+		resp := got[i]
+		switch {
+		case resp != nil && !resp.Truncated && (resp.Rcode == dns.RcodeSuccess || resp.Rcode == dns.RcodeNameError):
+			out[i] = resp
+		case resp == nil && netErr != nil:
+			kind, transient := netKind(netErr)
+			last := &dnsError{qtype: dns.TypeToString[qtype], name: name, what: kind, transient: transient}
+			if ctx.Err() != nil {
+				errs[i] = last
+				continue
+			}
+			out[i], errs[i] = r.exchangeFrom(ctx, name, qtype, r.servers[1:], last)
+		default:
+			out[i], errs[i] = r.exchange(ctx, name, qtype)
+		}
+	}
+	return out[0], out[1], errs[0], errs[1]
+}
+
+// pairOne sends both queries to server over one UDP socket and reads
+// until each has its answer (matched by ID and question) or the server's
+// timeout ends; answers to neither are dropped. netErr is the error that
+// ended the exchange with an answer missing.
+func (r *dnsResolver) pairOne(ctx context.Context, qs [2]*dns.Msg, server string) (got [2]*dns.Msg, netErr error) {
+	timeout := r.perServer()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c := &dns.Client{Net: "udp", Timeout: timeout}
+	co, err := c.DialContext(ctx, server)
+	if err != nil {
+		return got, err
+	}
+	defer co.Close()
+	co.UDPSize = udpSize
+	deadline, _ := ctx.Deadline()
+	if err := co.SetDeadline(deadline); err != nil {
+		return got, err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = co.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	for _, q := range qs {
+		if err := co.WriteMsg(q); err != nil {
+			return got, err
+		}
+	}
+	// Each read either fills an answer or drops a stray datagram; the
+	// deadline bounds the loop, and so does this count.
+	for range 16 {
+		resp, err := co.ReadMsg()
+		if err != nil && resp != nil {
+			continue // a datagram that does not unpack: not an answer
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			}
+			return got, err
+		}
+		for i, q := range qs {
+			if got[i] == nil && answers(resp, q) {
+				got[i] = resp
+			}
+		}
+		if got[0] != nil && got[1] != nil {
+			return got, nil
+		}
+	}
+	return got, errors.New("too many stray answers")
+}
+
+// answers reports whether resp answers q: the same ID and question.
+func answers(resp, q *dns.Msg) bool {
+	if resp.Id != q.Id || !resp.Response || len(resp.Question) != 1 {
+		return false
+	}
+	a, b := resp.Question[0], q.Question[0]
+	return a.Qtype == b.Qtype && a.Qclass == b.Qclass && strings.EqualFold(a.Name, b.Name)
+}
+
 // query asks for qtype at name and follows CNAMEs, both within one answer
 // (as recursive resolvers send them) and by asking again for the target.
 // A chain longer than maxCNAMEHops, or one that comes back to a name it has
 // already passed, fails. Details name the name asked about, never a CNAME
 // target.
 func (r *dnsResolver) query(ctx context.Context, name string, qtype uint16) ([]dns.RR, error) {
+	return r.queryFrom(ctx, name, qtype, nil, nil)
+}
+
+// queryFrom is query with the answer for name already asked (first, or
+// its error firstErr) when either is set.
+func (r *dnsResolver) queryFrom(ctx context.Context, name string, qtype uint16, first *dns.Msg, firstErr error) ([]dns.RR, error) {
 	cur := dns.Fqdn(name)
 	chain := cnameChain{seen: map[string]bool{strings.ToLower(cur): true}}
 	for {
-		resp, err := r.exchange(ctx, cur, qtype)
+		resp, err := first, firstErr
+		if resp == nil && err == nil {
+			resp, err = r.exchange(ctx, cur, qtype)
+		}
+		first, firstErr = nil, nil
 		if err != nil {
 			return nil, err
 		}
@@ -190,12 +313,13 @@ func (r *dnsResolver) lookupTXT(ctx context.Context, name string) ([]string, err
 }
 
 func (r *dnsResolver) lookupAddrs(ctx context.Context, name string) ([]netip.Addr, error) {
-	v4, err4 := r.query(ctx, name, dns.TypeA)
+	a, aaaa, errA, errAAAA := r.exchangePair(ctx, name)
+	v4, err4 := r.queryFrom(ctx, name, dns.TypeA, a, errA)
 	var de *dnsError
 	if errors.As(err4, &de) && strings.HasPrefix(de.what, "NXDOMAIN") {
 		return nil, err4
 	}
-	v6, err6 := r.query(ctx, name, dns.TypeAAAA)
+	v6, err6 := r.queryFrom(ctx, name, dns.TypeAAAA, aaaa, errAAAA)
 	var addrs []netip.Addr
 	for _, rr := range append(v6, v4...) {
 		switch rr := rr.(type) {
